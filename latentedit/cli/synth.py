@@ -1,0 +1,13 @@
+"""`latentedit synth` (not implemented yet; its issue fills it in)."""
+from __future__ import annotations
+
+from ..errors import LatentEditError
+
+
+def add_parser(sub):
+    p = sub.add_parser("synth", help="(synth: not implemented yet)")
+    return p
+
+
+def run(args) -> int:
+    raise LatentEditError("'synth' is not implemented yet")

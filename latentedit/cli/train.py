@@ -1,0 +1,13 @@
+"""`latentedit train` (not implemented yet; its issue fills it in)."""
+from __future__ import annotations
+
+from ..errors import LatentEditError
+
+
+def add_parser(sub):
+    p = sub.add_parser("train", help="(train: not implemented yet)")
+    return p
+
+
+def run(args) -> int:
+    raise LatentEditError("'train' is not implemented yet")

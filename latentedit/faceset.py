@@ -1,0 +1,452 @@
+"""The FaceSet folder format: aligned square face crops plus ``faces.jsonl``.
+
+See ``docs/ARCHITECTURE.md`` for the record schema. A FaceSet is also a torch ``Dataset``
+whose items are ``{"image": float32 3×S×S in [0, 1], "index", "identity", "attributes"}``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ._io import atomic_write_text, read_image, write_image
+from .errors import FaceSetError, ImageReadError
+from .landmarks import NUM_LANDMARKS
+
+INDEX_NAME = "faces.jsonl"
+ATTRIBUTE_SOURCES = ("ground_truth", "celeba", "measured")
+_FIELDS = ("image", "identity", "source", "size", "landmarks", "affine", "attributes",
+           "attribute_sources", "descriptor", "extra")
+
+
+@dataclass
+class FaceRecord:
+    """One aligned face: where it came from, its geometry and its attribute values.
+
+    Attributes:
+        image: image path relative to the FaceSet root (e.g. ``images/000001.png``).
+        identity: identity label (``"A"``, a CelebA id, a person's name).
+        source: ``{"file": str | None, "frame": int | None}`` the original photo/video frame.
+        size: side of the square aligned crop in pixels.
+        landmarks: 68×2 float32 landmark positions in crop pixels, or None if unknown.
+        affine: 2×3 float32 matrix mapping source pixels to crop pixels, or None if unknown.
+        attributes: attribute name → float value.
+        attribute_sources: attribute name → one of ``ground_truth``, ``celeba``, ``measured``.
+        descriptor: 128-d dlib identity descriptor, or None.
+        extra: free-form JSON-serialisable metadata.
+    """
+
+    image: str
+    identity: str
+    size: int
+    source: dict = field(default_factory=lambda: {"file": None, "frame": None})
+    landmarks: np.ndarray | None = None
+    affine: np.ndarray | None = None
+    attributes: dict[str, float] = field(default_factory=dict)
+    attribute_sources: dict[str, str] = field(default_factory=dict)
+    descriptor: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.landmarks is not None:
+            self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
+        if self.affine is not None:
+            self.affine = np.asarray(self.affine, dtype=np.float32)
+        if self.descriptor is not None:
+            self.descriptor = np.asarray(self.descriptor, dtype=np.float32)
+        self.attributes = {str(k): float(v) for k, v in self.attributes.items()}
+
+    # -- (de)serialisation -------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """Return the record as a JSON-serialisable dict (the ``faces.jsonl`` schema)."""
+        return {
+            "image": self.image,
+            "identity": self.identity,
+            "source": dict(self.source),
+            "size": int(self.size),
+            "landmarks": None if self.landmarks is None else np.round(self.landmarks.astype(float), 3).tolist(),
+            "affine": None if self.affine is None else self.affine.astype(float).tolist(),
+            "attributes": {k: float(v) for k, v in self.attributes.items()},
+            "attribute_sources": dict(self.attribute_sources),
+            "descriptor": None if self.descriptor is None else np.round(self.descriptor.astype(float), 6).tolist(),
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str = "record") -> "FaceRecord":
+        """Validate and build a record from a parsed JSON object.
+
+        Args:
+            obj: the parsed JSON value of one line.
+            where: location used in error messages, e.g. ``"faces.jsonl line 12"``.
+
+        Raises:
+            FaceSetError: naming ``where`` and the offending field.
+        """
+        def bad(fld: str, why: str) -> FaceSetError:
+            return FaceSetError(f"{where}: field '{fld}': {why}")
+
+        if not isinstance(obj, dict):
+            raise FaceSetError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        unknown = set(obj) - set(_FIELDS)
+        if unknown:
+            raise FaceSetError(f"{where}: unknown field(s) {sorted(unknown)}; known: {', '.join(_FIELDS)}")
+        for req in ("image", "identity", "size"):
+            if req not in obj:
+                raise bad(req, "missing")
+        if not isinstance(obj["image"], str) or not obj["image"]:
+            raise bad("image", "must be a non-empty relative path")
+        if os.path.isabs(obj["image"]) or ".." in Path(obj["image"]).parts:
+            raise bad("image", f"must be a path inside the FaceSet, got {obj['image']!r}")
+        if not isinstance(obj["identity"], (str, int)):
+            raise bad("identity", "must be a string")
+        size = obj["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+            raise bad("size", f"must be an integer ≥ 8, got {size!r}")
+        source = obj.get("source") or {"file": None, "frame": None}
+        if not isinstance(source, dict) or set(source) - {"file", "frame"}:
+            raise bad("source", "must be an object with keys 'file' and 'frame'")
+        if source.get("frame") is not None and not isinstance(source["frame"], int):
+            raise bad("source", "'frame' must be an integer or null")
+        lm = _array_field(obj.get("landmarks"), (NUM_LANDMARKS, 2), "landmarks", bad)
+        if lm is not None and not np.all(np.isfinite(lm)):
+            raise bad("landmarks", "contains NaN or infinity")
+        aff = _array_field(obj.get("affine"), (2, 3), "affine", bad)
+        desc = _array_field(obj.get("descriptor"), (128,), "descriptor", bad)
+        attrs = obj.get("attributes") or {}
+        if not isinstance(attrs, dict):
+            raise bad("attributes", "must be an object {name: number}")
+        for k, v in attrs.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise bad("attributes", f"value of {k!r} must be a finite number, got {v!r}")
+        srcs = obj.get("attribute_sources") or {}
+        if not isinstance(srcs, dict):
+            raise bad("attribute_sources", "must be an object {name: source}")
+        if set(srcs) != set(attrs):
+            missing = sorted(set(attrs) - set(srcs))
+            extra = sorted(set(srcs) - set(attrs))
+            raise bad("attribute_sources", f"keys must match 'attributes' (missing {missing}, unknown {extra})")
+        for k, v in srcs.items():
+            if v not in ATTRIBUTE_SOURCES:
+                raise bad("attribute_sources", f"{k!r} has source {v!r}; expected one of {ATTRIBUTE_SOURCES}")
+        extra_field = obj.get("extra") or {}
+        if not isinstance(extra_field, dict):
+            raise bad("extra", "must be an object")
+        return cls(image=obj["image"], identity=str(obj["identity"]), size=size, source=dict(source),
+                   landmarks=lm, affine=aff, attributes=attrs, attribute_sources=dict(srcs),
+                   descriptor=desc, extra=extra_field)
+
+
+def _array_field(value, shape, name, bad) -> np.ndarray | None:
+    if value is None:
+        return None
+    try:
+        arr = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise bad(name, f"must be a numeric array of shape {shape}") from None
+    if arr.shape != shape:
+        got = f"{arr.shape[0]} points" if name == "landmarks" and arr.ndim == 2 else f"shape {arr.shape}"
+        want = f"{shape[0]} points" if name == "landmarks" else f"shape {shape}"
+        raise bad(name, f"expected {want}, got {got}")
+    return arr
+
+
+class FaceSet:
+    """A folder of aligned faces, readable as a torch ``Dataset``.
+
+    Args:
+        root: the FaceSet folder (holding ``faces.jsonl``).
+        records: records to use instead of reading the index (used by :meth:`filter`).
+        transform: optional callable applied to the float image tensor of each item.
+
+    Raises:
+        FaceSetError: if the folder or index is missing or a record is malformed.
+    """
+
+    def __init__(self, root: str | os.PathLike, records: Sequence[FaceRecord] | None = None,
+                 transform: Callable | None = None) -> None:
+        self.root = Path(root)
+        self.transform = transform
+        if records is None:
+            records = read_index(self.root)
+        self.records: list[FaceRecord] = list(records)
+
+    # -- Dataset protocol ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        rec = self.records[index]
+        img = self.read_image(index)
+        tensor = torch.from_numpy(img).permute(2, 0, 1).float().div_(255.0)
+        if self.transform is not None:
+            tensor = self.transform(tensor)
+        return {"image": tensor, "index": index, "identity": rec.identity,
+                "attributes": dict(rec.attributes)}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"FaceSet({str(self.root)!r}, {len(self)} faces, identities={self.identities})"
+
+    # -- reading -------------------------------------------------------------------------------
+    def image_path(self, index: int) -> Path:
+        """Absolute path of the image of record ``index``."""
+        return self.root / self.records[index].image
+
+    def read_image(self, index: int) -> np.ndarray:
+        """Read record ``index``'s crop as RGB uint8 ``S×S×3``.
+
+        Raises:
+            FaceSetError: naming the file, if it is missing, corrupt or of the wrong size.
+        """
+        rec = self.records[index]
+        try:
+            img = read_image(self.root / rec.image)
+        except ImageReadError as exc:
+            raise FaceSetError(f"{self.root / INDEX_NAME}: record {index} ({rec.image}): {exc}") from None
+        if img.shape[:2] != (rec.size, rec.size):
+            raise FaceSetError(f"{self.root / rec.image}: image is {img.shape[1]}x{img.shape[0]} but its "
+                               f"record says size {rec.size}")
+        return img
+
+    def load_images(self, size: int | None = None, progress: bool = False):
+        """Decode every crop into one ``uint8`` tensor ``N×3×S×S`` (resized to ``size`` if given).
+
+        Training keeps this in memory so decoding never bottlenecks a step.
+
+        Raises:
+            FaceSetError: if the set is empty or a crop cannot be read.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        if not self.records:
+            raise FaceSetError(f"{self.root}: FaceSet is empty")
+        out = None
+        it: Iterable[int] = range(len(self))
+        if progress:
+            from tqdm.auto import tqdm
+            it = tqdm(it, desc=f"loading {self.root.name}", unit="img")
+        for i in it:
+            img = torch.from_numpy(self.read_image(i)).permute(2, 0, 1)
+            if size is not None and img.shape[-1] != size:
+                img = F.interpolate(img[None].float(), size=(size, size), mode="area" if size < img.shape[-1]
+                                    else "bilinear", align_corners=None if size < img.shape[-1] else False)[0]
+                img = img.round().clamp_(0, 255).to(torch.uint8)
+            if out is None:
+                out = torch.empty((len(self),) + tuple(img.shape), dtype=torch.uint8)
+            out[i] = img
+        return out
+
+    @property
+    def identities(self) -> list[str]:
+        """Sorted distinct identity labels."""
+        return sorted({r.identity for r in self.records})
+
+    @property
+    def attribute_names(self) -> list[str]:
+        """Sorted attribute names present in at least one record."""
+        return sorted({k for r in self.records for k in r.attributes})
+
+    def attribute_matrix(self, names: Sequence[str]) -> np.ndarray:
+        """Return an ``N×len(names)`` float32 array of attribute values (NaN where missing).
+
+        Raises:
+            FaceSetError: if a name is not an attribute of this FaceSet.
+        """
+        self._check_attributes(names)
+        out = np.full((len(self), len(names)), np.nan, dtype=np.float32)
+        for i, r in enumerate(self.records):
+            for j, n in enumerate(names):
+                if n in r.attributes:
+                    out[i, j] = r.attributes[n]
+        return out
+
+    def _check_attributes(self, names: Iterable[str]) -> None:
+        known = set(self.attribute_names)
+        for n in names:
+            if n not in known:
+                raise FaceSetError(f"{self.root}: unknown attribute {n!r}; this FaceSet has: "
+                                   f"{', '.join(sorted(known)) or '(none)'}")
+
+    # -- selection -----------------------------------------------------------------------------
+    def filter(self, identity: str | Sequence[str] | None = None,
+               where: Callable[[FaceRecord], bool] | None = None,
+               **attribute_ranges: tuple[float | None, float | None]) -> "FaceSet":
+        """Return a FaceSet view with the records that match every condition.
+
+        Args:
+            identity: one identity label or several.
+            where: an arbitrary predicate on records.
+            **attribute_ranges: ``name=(low, high)`` inclusive bounds; ``None`` leaves a side open.
+
+        Raises:
+            FaceSetError: for an identity or attribute name the set does not have.
+        """
+        recs = self.records
+        if identity is not None:
+            wanted = {identity} if isinstance(identity, str) else set(identity)
+            missing = wanted - set(self.identities)
+            if missing:
+                raise FaceSetError(f"{self.root}: unknown identity {sorted(missing)}; has: "
+                                   f"{', '.join(self.identities[:20])}{' ...' if len(self.identities) > 20 else ''}")
+            recs = [r for r in recs if r.identity in wanted]
+        self._check_attributes(attribute_ranges)
+        for name, (lo, hi) in attribute_ranges.items():
+            recs = [r for r in recs if name in r.attributes
+                    and (lo is None or r.attributes[name] >= lo) and (hi is None or r.attributes[name] <= hi)]
+        if where is not None:
+            recs = [r for r in recs if where(r)]
+        return FaceSet(self.root, records=recs, transform=self.transform)
+
+    def split(self, val_fraction: float, seed: int = 0) -> tuple["FaceSet", "FaceSet"]:
+        """Split into (train, held-out) views with a seeded permutation."""
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(len(self))
+        n_val = int(round(len(self) * val_fraction))
+        val = sorted(perm[:n_val].tolist())
+        train = sorted(perm[n_val:].tolist())
+        return (FaceSet(self.root, [self.records[i] for i in train], self.transform),
+                FaceSet(self.root, [self.records[i] for i in val], self.transform))
+
+    # -- writing / import ----------------------------------------------------------------------
+    @staticmethod
+    def writer(root: str | os.PathLike, mode: str = "new") -> "FaceSetWriter":
+        """Open a :class:`FaceSetWriter` on ``root`` (``mode`` ``"new"`` or ``"append"``)."""
+        return FaceSetWriter(root, mode=mode)
+
+    @classmethod
+    def from_celeba(cls, celeba_dir: str | os.PathLike, out: str | os.PathLike, size: int = 64,
+                    limit: int | None = None, progress: bool = True) -> "FaceSet":
+        """Import a CelebA-style folder into a new FaceSet (see :mod:`latentedit.celeba`)."""
+        from .celeba import import_celeba
+
+        return import_celeba(celeba_dir, out, size=size, limit=limit, progress=progress)
+
+
+def read_index(root: Path) -> list[FaceRecord]:
+    """Read and validate ``root/faces.jsonl``.
+
+    Raises:
+        FaceSetError: naming the file, line and field of the first bad record.
+    """
+    index = Path(root) / INDEX_NAME
+    if not Path(root).is_dir():
+        raise FaceSetError(f"{root}: FaceSet folder not found")
+    if not index.is_file():
+        raise FaceSetError(f"{root}: not a FaceSet (no {INDEX_NAME})")
+    records: list[FaceRecord] = []
+    seen: dict[str, int] = {}
+    with open(index, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{index} line {lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FaceSetError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+            rec = FaceRecord.from_json(obj, where=where)
+            if rec.image in seen:
+                raise FaceSetError(f"{where}: field 'image': {rec.image!r} already used on line {seen[rec.image]}")
+            seen[rec.image] = lineno
+            records.append(rec)
+    return records
+
+
+class FaceSetWriter:
+    """Adds faces to a FaceSet folder atomically; use as a context manager.
+
+    Each image is written with temp file + rename, then the whole index is rewritten with
+    temp file + rename at every :meth:`flush` (every ``flush_every`` records and on close),
+    so a crash leaves the previous complete index and never a half-written record.
+
+    Args:
+        root: FaceSet folder.
+        mode: ``"new"`` (the folder must not hold a FaceSet yet) or ``"append"`` (keep existing
+            records; adding an image path that exists is an error).
+        flush_every: records between index rewrites.
+
+    Raises:
+        FaceSetError: if ``mode="new"`` and ``root`` already holds a FaceSet, or on a clash.
+    """
+
+    def __init__(self, root: str | os.PathLike, mode: str = "new", flush_every: int = 256) -> None:
+        if mode not in ("new", "append"):
+            raise ValueError(f"mode must be 'new' or 'append', got {mode!r}")
+        self.root = Path(root)
+        self.flush_every = flush_every
+        index = self.root / INDEX_NAME
+        if index.exists():
+            if mode == "new":
+                raise FaceSetError(f"{self.root} already holds a FaceSet; refusing to overwrite it "
+                                   f"(choose another --out or append to it)")
+            self.records = read_index(self.root)
+        else:
+            self.records = []
+        self._images = {r.image for r in self.records}
+        self._dirty = 0
+        (self.root / "images").mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> "FaceSetWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def has(self, image: str) -> bool:
+        """Whether a record with this relative image path exists."""
+        return image in self._images
+
+    def next_name(self, ext: str = ".png") -> str:
+        """A fresh ``images/NNNNNN.png`` path not used yet."""
+        n = len(self.records)
+        while True:
+            name = f"images/{n:06d}{ext}"
+            if name not in self._images and not (self.root / name).exists():
+                return name
+            n += 1
+
+    def add(self, image: np.ndarray, record: FaceRecord) -> FaceRecord:
+        """Write ``image`` (uint8 S×S×3 RGB) to ``record.image`` and append ``record``.
+
+        Raises:
+            FaceSetError: if the image path is taken or the image does not match ``record.size``.
+        """
+        if record.image in self._images:
+            raise FaceSetError(f"{self.root}: image {record.image!r} already has a record")
+        if image.shape != (record.size, record.size, 3) or image.dtype != np.uint8:
+            raise FaceSetError(f"{record.image}: image {image.dtype} {image.shape} does not match size {record.size}")
+        FaceRecord.from_json(record.to_json(), where=f"new record {record.image}")  # validate before writing
+        write_image(self.root / record.image, image, overwrite=False)
+        self.records.append(record)
+        self._images.add(record.image)
+        self._dirty += 1
+        if self._dirty >= self.flush_every:
+            self.flush()
+        return record
+
+    def flush(self) -> None:
+        """Rewrite the index atomically with every record added so far."""
+        text = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in self.records)
+        atomic_write_text(self.root / INDEX_NAME, text)
+        self._dirty = 0
+
+    def close(self) -> None:
+        """Flush the index."""
+        self.flush()
+
+    def faceset(self) -> FaceSet:
+        """Flush and return the written FaceSet."""
+        self.flush()
+        return FaceSet(self.root)
