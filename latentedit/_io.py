@@ -102,7 +102,7 @@ def pil_to_rgb(im) -> np.ndarray:
         im = im.convert("RGBA")
         bg = Image.new("RGBA", im.size, (0, 0, 0, 255))
         im = Image.alpha_composite(bg, im)
-    return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+    return np.array(im.convert("RGB"), dtype=np.uint8)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, overwrite: bool = True) -> None:

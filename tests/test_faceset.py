@@ -1,0 +1,212 @@
+"""FaceSet format: round trip, atomic writing, validation errors, filters, CelebA import."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from latentedit import FaceRecord, FaceSet, FaceSetError, FaceSetWriter
+from latentedit.celeba import import_celeba
+
+from .conftest import shared_path
+
+
+def _record(name: str, identity: str = "A", size: int = 16, **attrs: float) -> FaceRecord:
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    return FaceRecord(image=f"images/{name}.png", identity=identity, size=size,
+                      source={"file": "clip.mp4", "frame": 3},
+                      landmarks=rng.uniform(0, size, (68, 2)),
+                      affine=np.array([[0.5, 0, -10], [0, 0.5, -4]]),
+                      attributes=attrs, attribute_sources={k: "measured" for k in attrs},
+                      descriptor=rng.normal(size=128))
+
+
+def _image(seed: int, size: int = 16) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+def _write(root, n=4):
+    with FaceSetWriter(root) as w:
+        for i in range(n):
+            w.add(_image(i), _record(f"{i:03d}", identity="A" if i % 2 == 0 else "B", smile=i / 10))
+    return FaceSet(root)
+
+
+def test_round_trip_preserves_images_and_records(tmp_path):
+    fs = _write(tmp_path / "fs")
+    back = FaceSet(tmp_path / "fs")
+    assert len(back) == 4
+    for i in range(4):
+        np.testing.assert_array_equal(back.read_image(i), _image(i))
+        want = _record(f"{i:03d}", identity="A" if i % 2 == 0 else "B", smile=i / 10)
+        got = back.records[i]
+        assert got.identity == want.identity and got.source == want.source
+        np.testing.assert_allclose(got.landmarks, want.landmarks, atol=1e-3)
+        np.testing.assert_allclose(got.affine, want.affine)
+        np.testing.assert_allclose(got.descriptor, want.descriptor, atol=1e-6)
+        assert got.attributes == pytest.approx({"smile": i / 10})
+    item = fs[1]
+    assert item["image"].shape == (3, 16, 16) and item["image"].dtype.is_floating_point
+    assert 0.0 <= float(item["image"].min()) and float(item["image"].max()) <= 1.0
+    assert item["identity"] == "B"
+    batch = fs.load_images()
+    assert batch.shape == (4, 3, 16, 16) and str(batch.dtype) == "torch.uint8"
+    assert fs.load_images(size=8).shape == (4, 3, 8, 8)
+
+
+def test_transform_applied(tmp_path):
+    fs = FaceSet(_write(tmp_path / "fs").root, transform=lambda t: t * 2 - 1)
+    assert float(fs[0]["image"].min()) < 0
+
+
+def test_filter_by_identity_and_attribute(tmp_path):
+    fs = _write(tmp_path / "fs")
+    assert len(fs.filter(identity="A")) == 2
+    assert len(fs.filter(smile=(0.15, None))) == 2
+    assert [r.image for r in fs.filter(identity="B", smile=(None, 0.15)).records] == ["images/001.png"]
+    with pytest.raises(FaceSetError, match="unknown identity"):
+        fs.filter(identity="Z")
+    with pytest.raises(FaceSetError, match="unknown attribute 'smiel'"):
+        fs.filter(smiel=(0, 1))
+    np.testing.assert_allclose(fs.attribute_matrix(["smile"])[:, 0], [0, 0.1, 0.2, 0.3], atol=1e-6)
+    train, val = fs.split(0.25, seed=1)
+    assert len(train) == 3 and len(val) == 1
+    assert {r.image for r in train.records} | {r.image for r in val.records} == {r.image for r in fs.records}
+
+
+def test_writer_refuses_to_overwrite(tmp_path):
+    _write(tmp_path / "fs")
+    before = (tmp_path / "fs" / "faces.jsonl").read_bytes()
+    with pytest.raises(FaceSetError, match="already holds a FaceSet"):
+        FaceSetWriter(tmp_path / "fs")
+    with FaceSetWriter(tmp_path / "fs", mode="append") as w:
+        with pytest.raises(FaceSetError, match="already has a record"):
+            w.add(_image(9), _record("000"))
+        w.add(_image(9), _record("new", smile=1.0))
+    assert len(FaceSet(tmp_path / "fs")) == 5
+    assert (tmp_path / "fs" / "faces.jsonl").read_bytes().startswith(before)
+
+
+def test_crash_mid_write_keeps_last_complete_index(tmp_path):
+    """A writer that dies before flushing leaves the previous complete index, never a partial line."""
+    root = tmp_path / "fs"
+    w = FaceSetWriter(root, flush_every=2)
+    for i in range(3):
+        w.add(_image(i), _record(f"{i:03d}"))
+    # Simulate a crash: the writer is abandoned without close(); record 3 was never indexed.
+    text = (root / "faces.jsonl").read_text()
+    assert text.endswith("\n") and len(text.splitlines()) == 2
+    assert len(FaceSet(root)) == 2
+    assert not list(root.glob(".*.tmp*"))
+
+
+def test_writer_crash_in_subprocess_leaves_valid_index(tmp_path):
+    root = tmp_path / "fs"
+    code = (
+        "import os, numpy as np\n"
+        "from latentedit import FaceSetWriter, FaceRecord\n"
+        f"w = FaceSetWriter({str(root)!r}, flush_every=3)\n"
+        "for i in range(7):\n"
+        "    w.add(np.zeros((16,16,3),np.uint8), FaceRecord(image=f'images/{i}.png', identity='A', size=16))\n"
+        "os._exit(1)\n")
+    subprocess.run([sys.executable, "-c", code], check=False)
+    fs = FaceSet(root)
+    assert len(fs) == 6  # two full flushes of 3; the 7th record was never half-written
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda o: o.update(landmarks=o["landmarks"][:67]), "line 2: field 'landmarks': expected 68 points, got 67"),
+    (lambda o: o.pop("identity"), "line 2: field 'identity': missing"),
+    (lambda o: o.update(size="big"), "line 2: field 'size'"),
+    (lambda o: o.update(affine=[[1, 0], [0, 1]]), "line 2: field 'affine': expected shape"),
+    (lambda o: o["attributes"].update(smile=float("nan")), "field 'attributes'"),
+    (lambda o: o["attribute_sources"].update(smile="guess"), "field 'attribute_sources'"),
+    (lambda o: o.update(colour=1), "unknown field"),
+    (lambda o: o.update(image="../../etc/passwd"), "field 'image': must be a path inside"),
+])
+def test_bad_records_name_line_and_field(tmp_path, mutate, message):
+    fs = _write(tmp_path / "fs", n=3)
+    index = fs.root / "faces.jsonl"
+    lines = index.read_text().splitlines()
+    obj = json.loads(lines[1])
+    mutate(obj)
+    lines[1] = json.dumps(obj)
+    index.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FaceSetError) as exc:
+        FaceSet(fs.root)
+    assert message in str(exc.value) and "faces.jsonl" in str(exc.value)
+
+
+def test_malformed_json_and_missing_files(tmp_path):
+    fs = _write(tmp_path / "fs", n=2)
+    index = fs.root / "faces.jsonl"
+    index.write_text(index.read_text() + '{"image": "images/x.png", "identity"\n')
+    with pytest.raises(FaceSetError, match="line 3: malformed JSON"):
+        FaceSet(fs.root)
+    with pytest.raises(FaceSetError, match="not a FaceSet"):
+        FaceSet(tmp_path)
+    fs = _write(tmp_path / "fs2", n=2)
+    (fs.root / "images" / "000.png").write_bytes(b"not a png")
+    with pytest.raises(FaceSetError, match="000.png.*cannot read image"):
+        fs.read_image(0)
+    (fs.root / "images" / "001.png").unlink()
+    with pytest.raises(FaceSetError, match="file not found"):
+        fs[1]
+
+
+def _write_celeba_fixture(root, n=5):
+    from PIL import Image
+
+    names = ["Smiling", "Big_Nose", "Male"]
+    (root / "images").mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        name = f"{i + 1:06d}.jpg"
+        img = np.full((109, 89, 3), 40 * i, np.uint8)
+        img[60:70, 40:50] = 255  # a marker inside the square crop window
+        Image.fromarray(img).save(root / "images" / name)
+        rows.append(f"{name} " + " ".join(" 1" if (i + j) % 2 else "-1" for j in range(len(names))))
+    (root / "list_attr_celeba.txt").write_text(f"{n}\n" + " ".join(names) + " \n" + "\n".join(rows) + "\n")
+    (root / "identity_CelebA.txt").write_text("\n".join(f"{i + 1:06d}.jpg {100 + i // 2}" for i in range(n)) + "\n")
+    return names
+
+
+def test_celeba_importer_on_official_format(tmp_path):
+    names = _write_celeba_fixture(tmp_path / "celeba")
+    fs = FaceSet.from_celeba(tmp_path / "celeba", tmp_path / "out", size=32, progress=False)
+    assert len(fs) == 5
+    assert fs.identities == ["100", "101", "102"]
+    rec = fs.records[1]
+    assert rec.attributes == {"Smiling": 1.0, "Big_Nose": 0.0, "Male": 1.0}
+    assert set(rec.attribute_sources.values()) == {"celeba"}
+    img = fs.read_image(1)
+    assert img.shape == (32, 32, 3)
+    # The affine maps the marker's source position into the crop, where the crop shows it.
+    cx, cy = rec.affine @ np.array([44.5, 64.5, 1.0])
+    assert img[int(cy), int(cx)].min() > 200
+    assert set(names) == set(fs.attribute_names)
+
+
+def test_celeba_importer_errors(tmp_path):
+    _write_celeba_fixture(tmp_path / "celeba")
+    f = tmp_path / "celeba" / "list_attr_celeba.txt"
+    lines = f.read_text().splitlines()
+    lines[3] = lines[3].rsplit(" ", 1)[0]
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FaceSetError, match="list_attr_celeba.txt line 4: expected 3 attribute values, got 2"):
+        import_celeba(tmp_path / "celeba", tmp_path / "out", progress=False)
+    with pytest.raises(FaceSetError, match="no list_attr_celeba.txt"):
+        import_celeba(tmp_path, tmp_path / "out2", progress=False)
+
+
+@pytest.mark.shared
+def test_celeba10k_import_sample(tmp_path):
+    src = shared_path("data", "celeba10k")
+    fs = FaceSet.from_celeba(src, tmp_path / "celeba", size=64, limit=40, progress=False)
+    assert len(fs) == 40 and len(fs.attribute_names) == 40
+    smiling = fs.attribute_matrix(["Smiling"])[:, 0]
+    assert set(np.unique(smiling)) <= {0.0, 1.0} and 0 < smiling.sum() < 40
+    assert fs.read_image(0).shape == (64, 64, 3)
