@@ -1,0 +1,265 @@
+"""Image-quality metrics that do not depend on any model under test: PSNR, SSIM and offline LPIPS.
+
+Contracts: image batches are ``torch.float32`` ``N×3×H×W`` (a single ``3×H×W`` image is accepted and
+treated as a batch of one). Callers state the value range explicitly with ``data_range``: ``1.0`` for
+images in [0, 1], ``2.0`` for images in [-1, 1], ``255.0`` for 0..255 values.
+
+LPIPS (Zhang et al. 2018, v0.1, AlexNet trunk) is built from the ``lpips`` package with a randomly
+initialised trunk (``pnet_rand=True``, so torchvision never downloads anything), then the trunk's
+convolution weights are copied from a local ``alex_features.safetensors`` and the linear heads are
+loaded from the file the ``lpips`` package ships. Nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .errors import LatentEditError
+
+#: Environment variable naming the folder holding ``alex_features.safetensors``.
+LPIPS_ENV = "LATENTEDIT_LPIPS_WEIGHTS"
+#: File name of the AlexNet ``features`` weights inside the LPIPS weights folder.
+LPIPS_FILE = "alex_features.safetensors"
+#: torchvision ``alexnet.features`` indices of the five convolutions LPIPS uses.
+_ALEX_CONVS = (0, 3, 6, 8, 10)
+
+
+def _as_batch(x: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4:
+        raise ValueError(f"{name} must be N×C×H×W or C×H×W, got shape {tuple(x.shape)}")
+    return x.float()
+
+
+def _check_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    a, b = _as_batch(a, "a"), _as_batch(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return a, b.to(a.device)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image, in dB.
+
+    Args:
+        a: images ``N×C×H×W`` (or ``C×H×W``).
+        b: images of the same shape.
+        data_range: peak-to-peak range of the values (1.0 for [0, 1], 2.0 for [-1, 1]).
+
+    Returns:
+        ``float32`` tensor ``(N,)``; ``inf`` where the images are identical.
+
+    Raises:
+        ValueError: if the shapes differ or are not image batches.
+    """
+    a, b = _check_pair(a, b)
+    mse = (a - b).pow(2).flatten(1).mean(1)
+    return (10.0 * torch.log10(data_range ** 2 / mse)).float()
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Normalised 1-D Gaussian window of ``size`` taps (the classic SSIM window: 11 taps, σ = 1.5)."""
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    return (g / g.sum()).float()
+
+
+def _blur(x: torch.Tensor, win: torch.Tensor) -> torch.Tensor:
+    # Separable "valid" Gaussian filter, one group per channel.  # (N, C, H, W) -> (N, C, H-k+1, W-k+1)
+    c = x.shape[1]
+    k = win.numel()
+    wx = win.view(1, 1, 1, k).repeat(c, 1, 1, 1)
+    wy = win.view(1, 1, k, 1).repeat(c, 1, 1, 1)
+    return F.conv2d(F.conv2d(x, wx, groups=c), wy, groups=c)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, window: int = 11,
+         sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+    """Structural similarity (Wang et al. 2004) with a Gaussian window, per image.
+
+    The SSIM map is computed over every fully-covered window position ("valid" filtering, as in
+    scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False)``) and averaged over positions and channels. Images smaller than
+    the window use the largest odd window that fits.
+
+    Args:
+        a: images ``N×C×H×W`` (or ``C×H×W``).
+        b: images of the same shape.
+        data_range: peak-to-peak range of the values (1.0 for [0, 1], 2.0 for [-1, 1]).
+        window: window size in pixels (odd).
+        sigma: standard deviation of the Gaussian window.
+        k1: luminance stabiliser constant.
+        k2: contrast stabiliser constant.
+
+    Returns:
+        ``float32`` tensor ``(N,)``; exactly 1 where the images are identical.
+
+    Raises:
+        ValueError: if the shapes differ or are not image batches.
+    """
+    a, b = _check_pair(a, b)
+    size = min(window, a.shape[-1], a.shape[-2])
+    size -= 1 - size % 2
+    win = gaussian_window(size, sigma).to(a.device)
+    a64, b64 = a.double(), b.double()
+    win = win.double()
+    mu_a, mu_b = _blur(a64, win), _blur(b64, win)
+    saa = _blur(a64 * a64, win) - mu_a ** 2
+    sbb = _blur(b64 * b64, win) - mu_b ** 2
+    sab = _blur(a64 * b64, win) - mu_a * mu_b
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    smap = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
+    return smap.flatten(1).mean(1).float()
+
+
+# -- LPIPS ----------------------------------------------------------------------------------------
+
+def lpips_search_paths(weights_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched for ``alex_features.safetensors``, in order.
+
+    Args:
+        weights_dir: an explicit folder; when given, it is the only candidate.
+
+    Returns:
+        The explicit folder, else ``$LATENTEDIT_LPIPS_WEIGHTS`` (if set) and the development
+        location ``../shared/weights/lpips`` next to the repository.
+    """
+    if weights_dir is not None:
+        return [Path(weights_dir)]
+    paths = []
+    if os.environ.get(LPIPS_ENV):
+        paths.append(Path(os.environ[LPIPS_ENV]))
+    paths.append(Path(__file__).resolve().parents[2] / "shared" / "weights" / "lpips")
+    return paths
+
+
+def _resolve_lpips_file(weights_dir: str | os.PathLike | None) -> Path:
+    tried = []
+    for folder in lpips_search_paths(weights_dir):
+        f = folder if folder.suffix == ".safetensors" else folder / LPIPS_FILE
+        tried.append(str(f))
+        if f.is_file():
+            return f
+    raise LatentEditError(
+        "LPIPS AlexNet weights not found; tried: " + ", ".join(tried) + f". Pass weights_dir= or set "
+        f"{LPIPS_ENV} to a folder holding {LPIPS_FILE} (see ../shared/weights/lpips/PROVENANCE.md). "
+        "Nothing is downloaded.")
+
+
+def load_lpips(weights_dir: str | os.PathLike | None = None, device: str | torch.device | None = None):
+    """Build LPIPS v0.1 (AlexNet trunk) entirely from local files, in eval mode with frozen weights.
+
+    Args:
+        weights_dir: folder holding ``alex_features.safetensors`` (or the file itself). Default:
+            ``$LATENTEDIT_LPIPS_WEIGHTS``, then ``../shared/weights/lpips`` beside the repository.
+        device: where to put the module (default CPU).
+
+    Returns:
+        ``lpips.LPIPS`` module; call it as ``model(x, y)`` with ``N×3×H×W`` images in [-1, 1]
+        (or use :func:`lpips_distance`).
+
+    Raises:
+        LatentEditError: naming every path tried if the backbone weights are missing, or if a
+            weights file does not hold the expected tensors.
+    """
+    import lpips
+    from safetensors.torch import load_file
+
+    path = _resolve_lpips_file(weights_dir)
+    try:
+        feats = load_file(str(path))
+    except Exception as exc:  # safetensors raises several types on corrupt files
+        raise LatentEditError(f"{path}: cannot read LPIPS weights ({type(exc).__name__}: {exc})") from None
+    heads_path = Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth"
+    if not heads_path.is_file():
+        raise LatentEditError(f"{heads_path}: the lpips package's linear heads are missing (reinstall "
+                              "lpips); nothing is downloaded")
+    # pretrained=False: we load the heads ourselves with weights_only=True instead of the package's
+    # plain torch.load; pnet_rand=True: torchvision must not fetch ImageNet weights.
+    with warnings.catch_warnings():  # torchvision's 'pretrained' deprecation notice; weights=None anyway
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net="alex", version="0.1", pretrained=False, pnet_rand=True, verbose=False)
+    heads = torch.load(heads_path, map_location="cpu", weights_only=True)
+    missing = [k for k in (f"lin{i}.model.1.weight" for i in range(5)) if k not in heads]
+    if missing:
+        raise LatentEditError(f"{heads_path}: unexpected LPIPS head file (missing {missing})")
+    model.load_state_dict(heads, strict=False)
+    convs = {}
+    for slice_ in (model.net.slice1, model.net.slice2, model.net.slice3, model.net.slice4, model.net.slice5):
+        for name, mod in slice_.named_children():
+            if isinstance(mod, torch.nn.Conv2d):
+                convs[int(name)] = mod
+    for idx in _ALEX_CONVS:
+        for part in ("weight", "bias"):
+            key = f"features.{idx}.{part}"
+            if key not in feats:
+                raise LatentEditError(f"{path}: tensor {key!r} missing (expected AlexNet features weights)")
+            target = getattr(convs[idx], part)
+            if tuple(feats[key].shape) != tuple(target.shape):
+                raise LatentEditError(f"{path}: tensor {key!r} has shape {tuple(feats[key].shape)}, "
+                                      f"expected {tuple(target.shape)}")
+            with torch.no_grad():
+                target.copy_(feats[key])
+    model.requires_grad_(False)
+    model.eval()
+    return model.to(device or "cpu")
+
+
+def lpips_distance(a: torch.Tensor, b: torch.Tensor, model=None, data_range: float = 2.0,
+                   batch_size: int = 64) -> torch.Tensor:
+    """LPIPS distance per image pair (lower = more similar).
+
+    Args:
+        a: images ``N×3×H×W`` (or ``3×H×W``).
+        b: images of the same shape.
+        model: a module from :func:`load_lpips` (built with default paths when None).
+        data_range: 2.0 for inputs in [-1, 1] (the LPIPS convention), 1.0 for inputs in [0, 1].
+        batch_size: pairs per forward pass.
+
+    Returns:
+        ``float32`` tensor ``(N,)`` on the CPU.
+
+    Raises:
+        ValueError: if the shapes differ or images have fewer than 3 channels.
+        LatentEditError: if ``model`` is None and the weights cannot be found.
+    """
+    a, b = _check_pair(a, b)
+    if a.shape[1] != 3:
+        raise ValueError(f"LPIPS needs RGB images (3 channels), got {a.shape[1]}")
+    if model is None:
+        model = load_lpips()
+    dev = next(model.parameters()).device
+    if data_range == 1.0:
+        a, b = a * 2 - 1, b * 2 - 1
+    elif data_range != 2.0:
+        raise ValueError(f"data_range must be 1.0 ([0, 1] images) or 2.0 ([-1, 1] images), got {data_range}")
+    out = []
+    with torch.no_grad():
+        for i in range(0, a.shape[0], batch_size):
+            d = model(a[i:i + batch_size].to(dev), b[i:i + batch_size].to(dev))
+            out.append(d.flatten().float().cpu())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def summarize(values: Sequence[float] | torch.Tensor) -> dict[str, float]:
+    """Mean, std and count of finite values (``inf`` PSNR of identical pairs is counted apart).
+
+    Returns:
+        ``{"mean", "std", "n", "n_inf"}`` (mean/std NaN when no finite value).
+    """
+    t = torch.as_tensor(values, dtype=torch.float64).flatten()
+    finite = t[torch.isfinite(t)]
+    n_inf = int(torch.isinf(t).sum())
+    if finite.numel() == 0:
+        return {"mean": math.nan, "std": math.nan, "n": int(t.numel()), "n_inf": n_inf}
+    std = float(finite.std(unbiased=False)) if finite.numel() > 1 else 0.0
+    return {"mean": float(finite.mean()), "std": std, "n": int(t.numel()), "n_inf": n_inf}
