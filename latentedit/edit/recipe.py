@@ -1,0 +1,266 @@
+"""The edit recipe: one JSON-serialisable description of an edit, shared by the API, CLI and app.
+
+``alpha`` is always a relative step along a unit normal, in units of the codes' std along it:
+``z' = z + Σ_k alpha_k · std_k · n_k'`` where ``n_k'`` is boundary ``k``'s normal made orthogonal
+to the normals of the attributes in ``hold``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import LatentEditError
+from ..landmarks import REGIONS
+
+COLOR_MODES = ("rct", "lct", "mkl", "idt", "sot", "none")
+BLEND_MODES = ("alpha", "seamless")
+RECIPE_REGIONS = ("none",) + tuple(REGIONS)
+RECIPE_FORMAT_VERSION = 1
+
+
+class RecipeError(LatentEditError):
+    """A recipe is malformed or does not fit the loaded model (names the file and field)."""
+
+
+@dataclass
+class MergeOptions:
+    """How an edited face is merged back into its source image."""
+
+    color: str = "rct"             # rct | lct | mkl | idt | sot | none
+    blend: str = "alpha"           # alpha | seamless
+    erode: int = 0                 # pixels, negative dilates
+    feather: int | None = None     # pixels; None = scales with the crop size
+
+    def validate(self, where: str = "merge") -> "MergeOptions":
+        """Check every field.
+
+        Raises:
+            RecipeError: naming ``where`` and the field.
+        """
+        if self.color not in COLOR_MODES:
+            raise RecipeError(f"{where}.color: unknown colour mode {self.color!r}; expected one of "
+                              f"{', '.join(COLOR_MODES)}")
+        if self.blend not in BLEND_MODES:
+            raise RecipeError(f"{where}.blend: unknown blend mode {self.blend!r}; expected one of "
+                              f"{', '.join(BLEND_MODES)}")
+        if isinstance(self.erode, bool) or not isinstance(self.erode, int):
+            raise RecipeError(f"{where}.erode: must be an integer number of pixels, got {self.erode!r}")
+        if self.feather is not None and (isinstance(self.feather, bool) or not isinstance(self.feather, int)
+                                         or self.feather < 0):
+            raise RecipeError(f"{where}.feather: must be null or an integer ≥ 0, got {self.feather!r}")
+        return self
+
+
+@dataclass
+class Recipe:
+    """An edit: attribute strengths, held attributes, a region, a decoder and merge options.
+
+    Attributes:
+        edits: attribute → alpha (a step along the unit normal, in std units along it).
+        hold: attributes held fixed (each edit direction is made orthogonal to their normals).
+        region: ``none`` or a face region (``face``, ``eyes``, ``brows``, ``nose``, ``mouth``) the
+            edit is confined to.
+        identity: decoder name; None = the model's default reconstruction decoder.
+        merge: :class:`MergeOptions` for pasting the face back.
+    """
+
+    edits: dict[str, float] = field(default_factory=dict)
+    hold: list[str] = field(default_factory=list)
+    region: str = "none"
+    identity: str | None = None
+    merge: MergeOptions = field(default_factory=MergeOptions)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.merge, dict):
+            self.merge = _merge_from_dict(self.merge, "merge")
+        self.check()
+
+    # -- validation -----------------------------------------------------------------------------
+    def check(self, where: str = "recipe") -> "Recipe":
+        """Validate the recipe on its own (types, finite alphas, region, merge options).
+
+        Raises:
+            RecipeError: naming ``where`` and the field.
+        """
+        if not isinstance(self.edits, dict):
+            raise RecipeError(f"{where}: field 'edits' must be an object {{attribute: alpha}}")
+        clean = {}
+        for name, alpha in self.edits.items():
+            if not isinstance(name, str) or not name:
+                raise RecipeError(f"{where}: field 'edits': attribute names must be non-empty strings, got {name!r}")
+            if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+                raise RecipeError(f"{where}: field 'edits.{name}': alpha must be a number, got {alpha!r}")
+            if not math.isfinite(alpha):
+                raise RecipeError(f"{where}: field 'edits.{name}': alpha must be finite, got {alpha}")
+            clean[name] = float(alpha)
+        self.edits = clean
+        if isinstance(self.hold, (str, bytes)) or not isinstance(self.hold, (list, tuple)):
+            raise RecipeError(f"{where}: field 'hold' must be a list of attribute names")
+        for h in self.hold:
+            if not isinstance(h, str) or not h:
+                raise RecipeError(f"{where}: field 'hold': attribute names must be non-empty strings, got {h!r}")
+        self.hold = list(dict.fromkeys(self.hold))
+        both = sorted(set(self.hold) & set(self.edits))
+        if both:
+            raise RecipeError(f"{where}: field 'hold': {', '.join(both)} cannot be both edited and held fixed")
+        if self.region not in RECIPE_REGIONS:
+            raise RecipeError(f"{where}: field 'region': unknown region {self.region!r}; expected one of "
+                              f"{', '.join(RECIPE_REGIONS)}")
+        if self.identity is not None and (not isinstance(self.identity, str) or not self.identity):
+            raise RecipeError(f"{where}: field 'identity' must be a decoder name or null, got {self.identity!r}")
+        if not isinstance(self.merge, MergeOptions):
+            raise RecipeError(f"{where}: field 'merge' must be MergeOptions")
+        self.merge.validate(f"{where}: field 'merge'")
+        return self
+
+    def validate(self, attributes: Iterable[str], identities: Iterable[str] | None = None,
+                 where: str = "recipe") -> "Recipe":
+        """Check the recipe against what a model offers.
+
+        Args:
+            attributes: attribute names with a loaded boundary.
+            identities: decoder names of the model (None skips the identity check).
+            where: label used in messages (e.g. the recipe file).
+
+        Returns:
+            self.
+
+        Raises:
+            RecipeError: for unknown attributes (listing the known ones) or an unknown identity.
+        """
+        self.check(where)
+        known = list(attributes)
+        for fld, names in (("edits", list(self.edits)), ("hold", self.hold)):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise RecipeError(f"{where}: field '{fld}': unknown attribute(s) {', '.join(map(repr, unknown))}; "
+                                  f"known: {', '.join(known) or '(no boundaries loaded)'}")
+        if identities is not None and self.identity is not None:
+            ids = list(identities)
+            if self.identity not in ids:
+                raise RecipeError(f"{where}: field 'identity': unknown identity {self.identity!r}; the model's "
+                                  f"decoders: {', '.join(ids)}")
+        return self
+
+    @property
+    def is_identity_edit(self) -> bool:
+        """True when the recipe shifts no code (every alpha is 0)."""
+        return all(a == 0.0 for a in self.edits.values())
+
+    # -- (de)serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (with ``format_version``)."""
+        return {"format_version": RECIPE_FORMAT_VERSION, "edits": dict(self.edits), "hold": list(self.hold),
+                "region": self.region, "identity": self.identity, "merge": asdict(self.merge)}
+
+    @classmethod
+    def from_dict(cls, obj: Any, where: str = "recipe") -> "Recipe":
+        """Build a recipe from a parsed JSON object; missing fields take their defaults.
+
+        Raises:
+            RecipeError: naming ``where`` and the field for unknown fields or bad values.
+        """
+        if not isinstance(obj, dict):
+            raise RecipeError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        known = {"format_version", "edits", "hold", "region", "identity", "merge"}
+        unknown = sorted(set(obj) - known)
+        if unknown:
+            raise RecipeError(f"{where}: unknown field(s) {unknown}; known: {', '.join(sorted(known))}")
+        version = obj.get("format_version", RECIPE_FORMAT_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int) or version > RECIPE_FORMAT_VERSION:
+            raise RecipeError(f"{where}: field 'format_version': {version!r} is not supported "
+                              f"(this latentedit reads up to {RECIPE_FORMAT_VERSION})")
+        merge = _merge_from_dict(obj.get("merge") or {}, f"{where}: field 'merge'")
+        edits = obj.get("edits") or {}
+        hold = obj.get("hold") or []
+        recipe = cls.__new__(cls)
+        recipe.edits, recipe.hold = edits, hold
+        recipe.region = obj.get("region", "none") if obj.get("region") is not None else "none"
+        recipe.identity = obj.get("identity")
+        recipe.merge = merge
+        return recipe.check(where)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Serialise to a JSON string."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "recipe") -> "Recipe":
+        """Parse a JSON string.
+
+        Raises:
+            RecipeError: for malformed JSON (with line and column) or bad fields.
+        """
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecipeError(f"{where}: malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        return cls.from_dict(obj, where)
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the recipe as JSON atomically.
+
+        Raises:
+            LatentEditError: if ``path`` exists and ``overwrite`` is False.
+        """
+        from .._io import atomic_write_text
+
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise LatentEditError(f"{path} already exists; refusing to overwrite it")
+        atomic_write_text(path, self.to_json() + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Recipe":
+        """Read a recipe JSON file.
+
+        Raises:
+            RecipeError: naming the file (and field) if it is missing or malformed.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise RecipeError(f"{path}: recipe file not found")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RecipeError(f"{path}: cannot read recipe ({exc})") from None
+        return cls.from_json(text, where=str(path))
+
+
+def _merge_from_dict(obj: Any, where: str) -> MergeOptions:
+    if isinstance(obj, MergeOptions):
+        return obj.validate(where)
+    if not isinstance(obj, dict):
+        raise RecipeError(f"{where}: expected an object, got {type(obj).__name__}")
+    known = {"color", "blend", "erode", "feather"}
+    unknown = sorted(set(obj) - known)
+    if unknown:
+        raise RecipeError(f"{where}: unknown field(s) {unknown}; known: {', '.join(sorted(known))}")
+    m = MergeOptions(**obj)
+    return m.validate(where)
+
+
+def parse_assignment(text: str) -> tuple[str, float]:
+    """Parse a CLI ``NAME=ALPHA`` assignment (``--set smile=1.5``).
+
+    Raises:
+        RecipeError: if it is not ``name=number`` with a finite number.
+    """
+    if "=" not in text:
+        raise RecipeError(f"--set {text!r}: expected NAME=ALPHA, e.g. smile=1.5")
+    name, _, value = text.partition("=")
+    name = name.strip()
+    if not name:
+        raise RecipeError(f"--set {text!r}: missing attribute name")
+    try:
+        alpha = float(value)
+    except ValueError:
+        raise RecipeError(f"--set {text!r}: alpha {value!r} is not a number") from None
+    if not math.isfinite(alpha):
+        raise RecipeError(f"--set {text!r}: alpha must be finite")
+    return name, alpha
