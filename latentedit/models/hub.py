@@ -1,0 +1,242 @@
+"""Model folders: ``config.json`` + ``model.safetensors`` (+ ``discriminators.safetensors``).
+
+``config.json`` carries everything needed to rebuild and feed the model::
+
+    {"format_version": 1, "class": "SwapAutoencoder", "library": "latentedit",
+     "library_version": "0.1.0", "model_id": "<12 hex>", "identities": ["A", "B"],
+     "preprocessing": {"resolution": 64, "input_range": [-1, 1], "channel_order": "RGB",
+                       "layout": "NCHW", "dtype": "float32", "alignment": "whole face"},
+     "model": {<ModelConfig fields>}, "discriminators": true, "extra": {}}
+
+Nothing here unpickles: weights are safetensors, the config is JSON.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+from .. import __version__
+from .._io import atomic_path, atomic_write_json
+from ..errors import LatentEditError, ModelFormatError
+from .autoencoder import SwapAutoencoder
+from .config import ModelConfig
+from .discriminators import Discriminators
+
+#: Version of the folder layout written by :func:`save_pretrained`.
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+DISC_NAME = "discriminators.safetensors"
+MODEL_CLASS = "SwapAutoencoder"
+#: Sub-folder of a training run that holds its latest model.
+RUN_MODEL_DIR = "model"
+
+
+def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 (hex) of a state dict: names, dtypes, shapes and bytes, in sorted key order.
+
+    Independent of the device and of the order the tensors were registered in.
+    """
+    h = hashlib.sha256()
+    for key in sorted(state):
+        t = state[key].detach().to("cpu").contiguous()
+        h.update(key.encode("utf-8"))
+        h.update(str(t.dtype).encode())
+        h.update(repr(tuple(t.shape)).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+
+
+def save_pretrained(model: SwapAutoencoder, directory: str | os.PathLike,
+                    discriminators: Discriminators | None = None, overwrite: bool = False,
+                    extra: dict | None = None) -> Path:
+    """Write a model folder (see the module docstring). Each file is written atomically and
+    ``config.json`` last, so a reader never sees new weights with an old config.
+
+    Args:
+        model: the model to save.
+        directory: target folder, created if missing.
+        discriminators: optional critics, saved as ``discriminators.safetensors``.
+        overwrite: allow replacing the model files of a non-empty folder (other files such as
+            ``boundaries/`` are kept; a stale ``discriminators.safetensors`` is removed).
+        extra: JSON-serialisable metadata stored under ``"extra"``.
+
+    Returns:
+        The folder path.
+
+    Raises:
+        LatentEditError: if the folder exists, is not empty and ``overwrite`` is False.
+    """
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise LatentEditError(f"{directory}: exists and is not a folder")
+    if directory.is_dir() and any(directory.iterdir()) and not overwrite:
+        raise LatentEditError(f"{directory}: folder exists and is not empty; refusing to overwrite it "
+                              f"(pass overwrite=True or choose another folder)")
+    directory.mkdir(parents=True, exist_ok=True)
+    state = _tensors(model)
+    model_id = weights_sha256(state)[:12]
+    meta = {"format": "pt", "class": MODEL_CLASS, "model_id": model_id}
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        save_file(state, str(tmp), metadata=meta)
+    if discriminators is not None:
+        with atomic_path(directory / DISC_NAME) as tmp:
+            save_file(_tensors(discriminators), str(tmp), metadata={"format": "pt", "model_id": model_id})
+    elif (directory / DISC_NAME).exists():
+        (directory / DISC_NAME).unlink()
+    cfg = model.config
+    atomic_write_json(directory / CONFIG_NAME, {
+        "format_version": FORMAT_VERSION,
+        "class": MODEL_CLASS,
+        "library": "latentedit",
+        "library_version": __version__,
+        "model_id": model_id,
+        "identities": list(cfg.identities),
+        "preprocessing": {"resolution": cfg.resolution, "input_range": [-1, 1], "channel_order": "RGB",
+                          "layout": "NCHW", "dtype": "float32", "alignment": "whole face"},
+        "model": cfg.to_dict(),
+        "discriminators": discriminators is not None,
+        "extra": extra or {},
+    })
+    return directory
+
+
+def read_config(directory: str | os.PathLike) -> dict:
+    """Read and validate a model folder's ``config.json``.
+
+    Returns:
+        The parsed JSON object.
+
+    Raises:
+        ModelFormatError: naming the file for a missing/unparsable file, a different class or
+            an unknown/newer ``format_version``.
+    """
+    path = Path(directory) / CONFIG_NAME
+    if not Path(directory).is_dir():
+        raise ModelFormatError(f"{directory}: model folder not found")
+    if not path.is_file():
+        raise ModelFormatError(f"{path}: missing (not a latentedit model folder)")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise ModelFormatError(f"{path}: expected a JSON object")
+    version = obj.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFormatError(f"{path}: field 'format_version' missing or invalid ({version!r})")
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(f"{path}: format_version {version} is newer than this latentedit "
+                               f"({__version__}) reads (≤ {FORMAT_VERSION}); upgrade latentedit")
+    if obj.get("class") != MODEL_CLASS:
+        raise ModelFormatError(f"{path}: field 'class' is {obj.get('class')!r}, expected {MODEL_CLASS!r}")
+    if "model" not in obj:
+        raise ModelFormatError(f"{path}: field 'model' (the architecture) is missing")
+    return obj
+
+
+def _load_state(path: Path, module: torch.nn.Module) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise ModelFormatError(f"{path}: missing")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFormatError(f"{path}: not a readable safetensors file ({exc})") from None
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelFormatError(f"{path}: weights do not match the config: missing {missing[:5]}"
+                               f"{' ...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
+                               f"{' ...' if len(unexpected) > 5 else ''}")
+    for k, v in expected.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise ModelFormatError(f"{path}: tensor {k!r} has shape {tuple(state[k].shape)}, the config "
+                                   f"expects {tuple(v.shape)}")
+        if state[k].dtype != v.dtype:
+            raise ModelFormatError(f"{path}: tensor {k!r} has dtype {state[k].dtype}, expected {v.dtype}")
+    module.load_state_dict(state, strict=True)
+
+
+def from_pretrained(directory: str | os.PathLike, device: str | torch.device | None = None) -> SwapAutoencoder:
+    """Rebuild a :class:`SwapAutoencoder` from a model folder and load its weights strictly.
+
+    Args:
+        directory: folder written by :func:`save_pretrained`.
+        device: target device (default CPU). The model is returned in eval mode.
+
+    Returns:
+        The model.
+
+    Raises:
+        ModelFormatError: naming the file (see :func:`read_config`; also missing or
+            mismatched weights).
+    """
+    directory = Path(directory)
+    obj = read_config(directory)
+    cfg = ModelConfig.from_dict(obj["model"], where=str(directory / CONFIG_NAME))
+    model = SwapAutoencoder(cfg)
+    _load_state(directory / WEIGHTS_NAME, model)
+    return model.to(device or "cpu").eval()
+
+
+def load_discriminators(directory: str | os.PathLike, config: ModelConfig,
+                        device: str | torch.device | None = None) -> Discriminators | None:
+    """Load ``discriminators.safetensors`` of a model folder, or None if it has none.
+
+    Raises:
+        ModelFormatError: if the file exists but does not match ``config``.
+    """
+    path = Path(directory) / DISC_NAME
+    if not path.is_file():
+        return None
+    disc = Discriminators(config)
+    _load_state(path, disc)
+    return disc.to(device or "cpu")
+
+
+def resolve_model_dir(path: str | os.PathLike) -> Path:
+    """Map a ``MODEL`` argument to a model folder: the folder itself or a run's ``model/``.
+
+    Raises:
+        ModelFormatError: if ``path`` is neither.
+    """
+    path = Path(path)
+    if (path / CONFIG_NAME).is_file():
+        return path
+    if (path / RUN_MODEL_DIR / CONFIG_NAME).is_file():
+        return path / RUN_MODEL_DIR
+    if not path.exists():
+        raise ModelFormatError(f"{path}: no such model folder")
+    raise ModelFormatError(f"{path}: not a model folder (no {CONFIG_NAME}) nor a training run "
+                           f"(no {RUN_MODEL_DIR}/{CONFIG_NAME})")
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> SwapAutoencoder:
+    """Load a model from a pretrained folder or a training run folder (``RUN/model``).
+
+    Args:
+        path: a folder with ``config.json`` or a run folder with ``model/config.json``.
+        device: target device (default CPU).
+
+    Returns:
+        The model in eval mode.
+
+    Raises:
+        ModelFormatError: naming the path or file that is wrong.
+    """
+    return from_pretrained(resolve_model_dir(path), device=device)
