@@ -1,1 +1,19 @@
-"""latentedit.faces"""
+"""Real-face pipeline: detection, 68 landmarks, alignment, landmark scores, identity, extraction.
+
+dlib and cv2 are imported lazily inside the functions, so importing this package is cheap.
+"""
+from .align import AlignedFace, align_face, alignment_affine, canonical_landmarks, invert_affine, \
+    similarity_transform, transform_points
+from .detect import DETECTORS, Detection, detect_faces, fit_landmarks
+from .extract import ExtractSummary, SkippedInput, extract
+from .identity import SAME_PERSON_THRESHOLD, compute_descriptor, compute_descriptors, identity_distance, same_person
+from .models import get_model, model_path, models_dir
+from .scores import MEASURED_ATTRIBUTES, landmark_features, landmark_scores, landmark_scores_batch
+
+__all__ = [
+    "AlignedFace", "align_face", "alignment_affine", "canonical_landmarks", "invert_affine", "similarity_transform",
+    "transform_points", "DETECTORS", "Detection", "detect_faces", "fit_landmarks", "ExtractSummary",
+    "SkippedInput", "extract", "SAME_PERSON_THRESHOLD", "compute_descriptor", "compute_descriptors",
+    "identity_distance", "same_person", "get_model", "model_path", "models_dir", "MEASURED_ATTRIBUTES",
+    "landmark_features", "landmark_scores", "landmark_scores_batch",
+]
