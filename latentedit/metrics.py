@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -263,3 +266,74 @@ def summarize(values: Sequence[float] | torch.Tensor) -> dict[str, float]:
         return {"mean": math.nan, "std": math.nan, "n": int(t.numel()), "n_inf": n_inf}
     std = float(finite.std(unbiased=False)) if finite.numel() > 1 else 0.0
     return {"mean": float(finite.mean()), "std": std, "n": int(t.numel()), "n_inf": n_inf}
+
+
+# -- real-face measures (dlib landmarks + identity descriptor) ------------------------------------
+
+@dataclass
+class FaceMeasures:
+    """Landmark scores and identity descriptors measured on aligned face crops.
+
+    Attributes:
+        scores: ``{name: float64 (N,)}`` from :func:`latentedit.faces.landmark_scores_batch`.
+        descriptors: float32 ``N×128`` dlib identity descriptors.
+        landmarks: float32 ``N×68×2`` in the pixels of the crops as given.
+        detected: bool ``(N,)``; True where the HOG detector found the face, False where the
+            landmarks were fitted in the fixed box of an aligned crop instead.
+    """
+
+    scores: dict[str, np.ndarray]
+    descriptors: np.ndarray
+    landmarks: np.ndarray
+    detected: np.ndarray
+
+
+def measure_faces(crops: np.ndarray, work_size: int = 256, progress: bool = False) -> FaceMeasures:
+    """Measure aligned face crops with dlib: 68 landmarks, landmark scores and identity descriptors.
+
+    Small crops (decoded faces are often 64 px) are upscaled to ``work_size`` (bicubic) first; the
+    HOG detector is tried on each crop and, where it misses, the landmark predictor runs in the
+    box where an aligned crop's face must be (from the canonical mean face of
+    :func:`latentedit.faces.canonical_landmarks`). Independent of any model under test.
+
+    Args:
+        crops: uint8 ``N×S×S×3`` aligned RGB crops.
+        work_size: side the crops are resized to before dlib sees them.
+        progress: show a progress bar.
+
+    Returns:
+        :class:`FaceMeasures` (landmarks in the input crops' pixels).
+
+    Raises:
+        ValueError: if ``crops`` is not uint8 ``N×S×S×3``.
+        ModelFormatError: if dlib's model files are missing.
+    """
+    import cv2
+
+    from .faces import canonical_landmarks, compute_descriptors, detect_faces, fit_landmarks, landmark_scores_batch
+
+    crops = np.asarray(crops)
+    if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[-1] != 3:
+        raise ValueError(f"crops must be uint8 N×S×S×3, got {crops.dtype} {crops.shape}")
+    n, s = crops.shape[0], crops.shape[1]
+    canon = canonical_landmarks(work_size)
+    brows_to_chin = (float(canon[:, 0].min()), float(canon[17:27, 1].min()),
+                     float(canon[:, 0].max()), float(canon[:, 1].max()))
+    lms = np.zeros((n, 68, 2), np.float32)
+    desc = np.zeros((n, 128), np.float32)
+    detected = np.zeros(n, bool)
+    it = range(n)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="dlib landmarks + identity", unit="face", file=sys.stderr)
+    for i in it:
+        big = cv2.resize(crops[i], (work_size, work_size), interpolation=cv2.INTER_CUBIC)
+        dets = detect_faces(big, upscale=0, adaptive=False)
+        if dets:
+            det, detected[i] = dets[0], True
+        else:
+            det = fit_landmarks(big, brows_to_chin)
+        desc[i] = compute_descriptors(big, [det.landmarks])[0]
+        lms[i] = (det.landmarks + 0.5) * (s / work_size) - 0.5
+    scores = landmark_scores_batch(lms) if n else {}
+    return FaceMeasures(scores=scores, descriptors=desc, landmarks=lms, detected=detected)
