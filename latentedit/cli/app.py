@@ -1,13 +1,64 @@
-"""`latentedit app` (not implemented yet; its issue fills it in)."""
+"""``latentedit app [MODEL]``: the Gradio editing app, served on this machine only by default."""
 from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
 
 from ..errors import LatentEditError
 
+#: The shipped model, used when MODEL is not given (a source checkout or an editable install).
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "synthfaces64"
 
-def add_parser(sub):
-    p = sub.add_parser("app", help="(app: not implemented yet)")
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register ``app`` on the top-level subparsers."""
+    p = sub.add_parser(
+        "app", help="open the interactive editing app in the browser",
+        description="Serve the Gradio editing app: upload a photo (or pick a sample), move one slider per "
+                    "learned attribute, hold attributes fixed, confine the edit to a region, decode with "
+                    "another identity, batch-edit a zip, and view edit reports. There is no public share "
+                    "link; bind --host 0.0.0.0 only on a trusted network.")
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help="pretrained model folder with boundaries/ (default: $LATENTEDIT_MODEL or the shipped "
+                        "pretrained/synthfaces64)")
+    p.add_argument("--boundaries", metavar="DIR", default=None, help="boundary folder (default: MODEL/boundaries)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="TCP port (default 7860; 0 = first free port)")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="requests of one kind processed at once (default 2)")
+    p.add_argument("--max-file-size", default="20mb", help="upload size limit, e.g. 20mb (default 20mb)")
+    p.add_argument("--device", default=None, help="torch device (default: cpu, or cuda when available)")
     return p
 
 
-def run(args) -> int:
-    raise LatentEditError("'app' is not implemented yet")
+def resolve_model(model: str | None) -> Path:
+    """The model folder to serve: MODEL, else ``$LATENTEDIT_MODEL``, else the shipped model.
+
+    Raises:
+        LatentEditError: the folder does not exist (naming it and how to get one).
+    """
+    path = Path(model or os.environ.get("LATENTEDIT_MODEL") or DEFAULT_MODEL)
+    if not path.exists():
+        hint = ("the shipped model is part of the source checkout (pretrained/synthfaces64); "
+                "or train one: latentedit synth → train → fit") if model is None else "check the path"
+        raise LatentEditError(f"{path}: model folder not found ({hint})")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the editor and serve the app until interrupted."""
+    if not 1 <= args.concurrency <= 64:
+        raise LatentEditError(f"--concurrency must be in 1..64, got {args.concurrency}")
+    if not 0 <= args.port <= 65535:
+        raise LatentEditError(f"--port must be in 0..65535, got {args.port}")
+    from ..edit import Editor
+
+    editor = Editor.from_pretrained(resolve_model(args.model), boundaries=args.boundaries, device=args.device)
+    from ..app import launch
+
+    print(f"latentedit app: {len(editor.attributes)} attributes ({', '.join(editor.attributes)}), "
+          f"decoders {', '.join(editor.identities)}; serving on http://{args.host}:{args.port or '<free port>'}")
+    launch(editor, host=args.host, port=args.port or None, concurrency=args.concurrency,
+           max_file_size=args.max_file_size)
+    return 0

@@ -1,0 +1,446 @@
+"""The app's callbacks as plain functions of (editor, inputs) — no gradio here, so they can be tested
+without a browser. Errors the user can fix raise :class:`~latentedit.errors.LatentEditError`;
+``latentedit.app.build`` turns them into ``gr.Error`` messages.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .._io import atomic_write_json, atomic_write_text, read_image, write_image
+from ..errors import ImageReadError, LatentEditError
+from ..landmarks import REGIONS
+
+#: Region choices shown in the app ("none" = no region confinement).
+REGION_CHOICES: tuple[str, ...] = ("none",) + tuple(REGIONS)
+#: Label of the identity choice that means "the model's default reconstruction decoder".
+DEFAULT_IDENTITY = "(model default)"
+#: Slider range and step (alpha, in std units along each boundary normal).
+SLIDER_MIN, SLIDER_MAX, SLIDER_STEP = -3.0, 3.0, 0.1
+#: Image suffixes accepted in uploads and zips.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+#: Largest side of the images sent back for display (the download keeps full resolution).
+DISPLAY_MAX_SIDE = 1024
+
+
+def color_modes() -> tuple[str, ...]:
+    """Colour-transfer modes offered in the app (``latentedit.merge.COLOR_MODES`` when available)."""
+    try:
+        from ..merge import COLOR_MODES
+        modes = tuple(COLOR_MODES)
+    except ImportError:  # merge not importable: the documented set
+        modes = ("rct", "lct", "mkl", "idt", "sot", "none")
+    return modes if "none" in modes else modes + ("none",)
+
+
+@dataclass
+class AppLimits:
+    """Per-request limits that keep one user from starving the others."""
+
+    max_pixels: int = 24_000_000          # per uploaded image
+    max_batch_files: int = 200            # images per batch (after unzipping)
+    max_unzipped_bytes: int = 200 << 20   # total uncompressed size of zip members
+
+
+# --------------------------------------------------------------------------------------- images
+
+def read_upload(path: str | os.PathLike | None, limits: AppLimits | None = None) -> np.ndarray:
+    """Read an uploaded image file as RGB uint8.
+
+    Args:
+        path: the uploaded file (a temp path from the web server).
+        limits: pixel limit (default :class:`AppLimits`).
+
+    Returns:
+        ``H×W×3`` uint8 RGB.
+
+    Raises:
+        LatentEditError: nothing uploaded.
+        ImageReadError: not an image, truncated, or over the pixel limit (the message names the file).
+    """
+    limits = limits or AppLimits()
+    if not path:
+        raise LatentEditError("upload a photo or pick a sample first")
+    path = Path(path)
+    try:
+        image = read_image(path)
+    except ImageReadError as exc:
+        # Uploads live in a server temp folder; name only the file the user chose.
+        raise ImageReadError(str(exc).replace(str(path), path.name)) from None
+    h, w = image.shape[:2]
+    if h * w > limits.max_pixels:
+        raise ImageReadError(f"{path.name}: {w}x{h} is over the app's {limits.max_pixels / 1e6:.0f} MP limit")
+    return image
+
+
+def fit_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """Downscale ``image`` (uint8 RGB) so that its longer side is at most ``max_side`` pixels."""
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    from PIL import Image
+
+    s = max_side / max(h, w)
+    return np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s))),
+                                                    Image.BILINEAR))
+
+
+def find_faces(editor, image: np.ndarray, aligned: bool, source: str) -> list:
+    """Detect, align and encode every face of ``image`` (or take it as one aligned crop).
+
+    Returns:
+        A non-empty list of ``Face`` objects, largest first as the editor orders them.
+
+    Raises:
+        NoFaceError: no face found (the message names ``source``).
+    """
+    faces = editor.find_faces(image, aligned=aligned, all_faces=True)
+    if not faces:
+        from ..errors import NoFaceError
+        raise NoFaceError(f"{source}: no face found; if it is already an aligned face crop, tick "
+                          "'input is an already aligned face'")
+    for face in faces:
+        # The editor only saw an array; name the face after the upload for summaries.
+        try:
+            face.source = source
+        except (AttributeError, dataclasses.FrozenInstanceError):
+            pass
+    return faces
+
+
+def face_labels(faces: Sequence) -> list[str]:
+    """Human-readable labels for the face picker ("face 1 at (x0, y0)–(x1, y1)")."""
+    labels = []
+    for i, face in enumerate(faces):
+        box = getattr(face, "box", None)
+        if box is not None:
+            x0, y0, x1, y1 = (int(round(v)) for v in box)
+            labels.append(f"face {i + 1} at ({x0}, {y0})-({x1}, {y1})")
+        else:
+            labels.append(f"face {i + 1} (aligned crop)")
+    return labels
+
+
+# -------------------------------------------------------------------------------------- recipes
+
+def build_recipe(attributes: Sequence[str], values: Sequence[float], holds: Sequence[bool],
+                 region: str, identity: str | None, color: str):
+    """Turn the app's controls into a ``Recipe``.
+
+    Sliders at 0 are left out of ``edits``; an attribute that is both edited and ticked "hold" is
+    edited (holding it fixed would cancel the edit) and reported in the returned notes.
+
+    Returns:
+        ``(recipe, notes)`` where ``notes`` is a list of human-readable remarks.
+
+    Raises:
+        LatentEditError: a control value is invalid (unknown region/colour mode, wrong count).
+    """
+    from ..edit.recipe import MergeOptions, Recipe
+
+    attributes = list(attributes)
+    if len(values) != len(attributes) or len(holds) != len(attributes):
+        raise LatentEditError(f"expected {len(attributes)} slider values and hold flags, got "
+                              f"{len(values)} and {len(holds)}")
+    if region not in REGION_CHOICES:
+        raise LatentEditError(f"unknown region {region!r}; expected one of {', '.join(REGION_CHOICES)}")
+    if color not in color_modes():
+        raise LatentEditError(f"unknown colour mode {color!r}; expected one of {', '.join(color_modes())}")
+    edits: dict[str, float] = {}
+    for name, v in zip(attributes, values):
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise LatentEditError(f"slider {name!r}: {v!r} is not a number") from None
+        if not np.isfinite(v):
+            raise LatentEditError(f"slider {name!r}: {v!r} is not finite")
+        if v != 0.0:
+            edits[name] = round(v, 4)
+    hold = [a for a, h in zip(attributes, holds) if h and a not in edits]
+    notes = [f"'{a}' is edited, so it is not held fixed" for a, h in zip(attributes, holds) if h and a in edits]
+    ident = None if identity in (None, "", DEFAULT_IDENTITY) else identity
+    recipe = Recipe(edits=edits, hold=hold, region=region, identity=ident, merge=MergeOptions(color=color))
+    return recipe, notes
+
+
+def parse_recipe(text: str | None, attributes: Sequence[str], identities: Sequence[str], where: str = "recipe"):
+    """Parse and validate recipe JSON against the loaded boundaries and decoders.
+
+    Args:
+        text: the JSON text.
+        attributes: attributes the app has sliders for.
+        identities: decoders the model has.
+        where: a name for messages (the uploaded file name).
+
+    Returns:
+        The ``Recipe``.
+
+    Raises:
+        LatentEditError: empty text, malformed JSON, unknown fields, attributes or identities.
+    """
+    from ..edit.recipe import Recipe
+
+    if text is None or not str(text).strip():
+        raise LatentEditError(f"{where}: empty recipe")
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LatentEditError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    try:
+        recipe = Recipe.from_json(text)
+        recipe.validate(list(attributes), list(identities))
+    except LatentEditError as exc:
+        raise LatentEditError(f"{where}: {exc}") from None
+    except (TypeError, ValueError, KeyError) as exc:
+        raise LatentEditError(f"{where}: invalid recipe ({type(exc).__name__}: {exc})") from None
+    return recipe
+
+
+def recipe_to_controls(recipe, attributes: Sequence[str]) -> tuple[list[float], list[bool], str, str, str]:
+    """The control values that reproduce ``recipe``: (slider values, hold flags, region, identity, colour).
+
+    Raises:
+        LatentEditError: the recipe edits or holds an attribute the app has no slider for, or a
+            value is outside the slider range.
+    """
+    unknown = [a for a in list(recipe.edits) + list(recipe.hold) if a not in attributes]
+    if unknown:
+        raise LatentEditError(f"recipe uses attribute {unknown[0]!r}, which this model has no boundary for "
+                              f"(loaded: {', '.join(attributes)})")
+    for a, v in recipe.edits.items():
+        if not SLIDER_MIN <= float(v) <= SLIDER_MAX:
+            raise LatentEditError(f"recipe edit {a}={v} is outside the app's slider range "
+                                  f"[{SLIDER_MIN:g}, {SLIDER_MAX:g}]; use `latentedit edit` for stronger edits")
+    values = [float(recipe.edits.get(a, 0.0)) for a in attributes]
+    holds = [a in recipe.hold for a in attributes]
+    identity = recipe.identity if recipe.identity else DEFAULT_IDENTITY
+    return values, holds, recipe.region, identity, recipe.merge.color
+
+
+def apply_edit(editor, faces: Sequence | None, index: int | None, recipe):
+    """Edit one prepared face (the fast path of a slider move).
+
+    Args:
+        editor: the :class:`~latentedit.edit.Editor`.
+        faces: faces prepared by :func:`find_faces` (the session state).
+        index: which face to edit (``None`` = the first).
+        recipe: the ``Recipe``.
+
+    Returns:
+        The ``EditResult``.
+
+    Raises:
+        LatentEditError: no face loaded yet, or an out-of-range face index.
+    """
+    if not faces:
+        raise LatentEditError("upload a photo or pick a sample first")
+    i = 0 if index is None else int(index)
+    if not 0 <= i < len(faces):
+        raise LatentEditError(f"face {i + 1} does not exist; the photo has {len(faces)} face(s)")
+    return editor.apply(faces[i], recipe)
+
+
+# ---------------------------------------------------------------------------------------- files
+
+def _free_name(folder: Path, stem: str, suffix: str) -> Path:
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80] or "file"
+    path = folder / f"{stem}{suffix}"
+    n = 1
+    while path.exists():
+        path = folder / f"{stem}_{n}{suffix}"
+        n += 1
+    return path
+
+
+def save_result(image: np.ndarray, folder: str | os.PathLike, stem: str = "edited") -> Path:
+    """Write the full-resolution result as PNG into ``folder`` (a fresh name; nothing is overwritten)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _free_name(folder, stem, ".png")
+    write_image(path, image, overwrite=False)
+    return path
+
+
+def save_recipe(recipe, folder: str | os.PathLike, stem: str = "recipe") -> Path:
+    """Write ``recipe`` as JSON into ``folder`` (a fresh name; nothing is overwritten)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _free_name(folder, stem, ".json")
+    atomic_write_text(path, recipe.to_json() + "\n", overwrite=False)
+    return path
+
+
+def read_text_upload(path: str | os.PathLike | None, max_bytes: int = 1 << 20) -> str:
+    """Read an uploaded text file (a recipe) as UTF-8.
+
+    Raises:
+        LatentEditError: nothing uploaded, too large, or not UTF-8 text.
+    """
+    if not path:
+        raise LatentEditError("no recipe file uploaded")
+    path = Path(path)
+    if path.stat().st_size > max_bytes:
+        raise LatentEditError(f"{path.name}: {path.stat().st_size} bytes is too large for a recipe")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LatentEditError(f"{path.name}: not a UTF-8 text (JSON) file") from None
+
+
+# ---------------------------------------------------------------------------------------- batch
+
+@dataclass
+class BatchItem:
+    """One image of a batch: where it came from and where its bytes are."""
+
+    name: str       # display name (upload name or "archive.zip/member.png")
+    path: Path
+
+
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` produced."""
+
+    zip_path: Path
+    summary: dict[str, Any]
+    markdown: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def collect_batch_inputs(paths: Iterable[str | os.PathLike], work_dir: str | os.PathLike,
+                         limits: AppLimits | None = None) -> list[BatchItem]:
+    """Expand uploaded images and zip archives into a list of image files.
+
+    Zip members are extracted under ``work_dir`` with sanitised names (no path traversal); only
+    image suffixes are taken; directories and other members are skipped.
+
+    Raises:
+        LatentEditError: nothing uploaded, a corrupt zip, too many images, or too many unzipped bytes.
+    """
+    limits = limits or AppLimits()
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    items: list[BatchItem] = []
+    total = 0
+    for p in paths or []:
+        p = Path(p)
+        if p.suffix.lower() == ".zip":
+            try:
+                zf = zipfile.ZipFile(p)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise LatentEditError(f"{p.name}: not a readable zip archive ({exc})") from None
+            with zf:
+                for info in zf.infolist():
+                    member = info.filename
+                    if info.is_dir() or Path(member).suffix.lower() not in IMAGE_SUFFIXES:
+                        continue
+                    if Path(member).name.startswith("._") or "__MACOSX" in member:
+                        continue
+                    total += info.file_size
+                    if total > limits.max_unzipped_bytes:
+                        raise LatentEditError(f"{p.name}: more than {limits.max_unzipped_bytes >> 20} MB "
+                                              "of images once unzipped")
+                    if len(items) >= limits.max_batch_files:
+                        raise LatentEditError(f"more than {limits.max_batch_files} images in one batch")
+                    dest = _free_name(work, Path(member).stem, Path(member).suffix.lower())
+                    try:
+                        with zf.open(info) as src:
+                            data = src.read(limits.max_unzipped_bytes + 1)
+                    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+                        raise LatentEditError(f"{p.name}/{member}: cannot extract ({exc})") from None
+                    dest.write_bytes(data)
+                    items.append(BatchItem(f"{p.name}/{member}", dest))
+        else:
+            if len(items) >= limits.max_batch_files:
+                raise LatentEditError(f"more than {limits.max_batch_files} images in one batch")
+            items.append(BatchItem(p.name, p))
+    if not items:
+        raise LatentEditError("no images in the upload (accepted: " + ", ".join(IMAGE_SUFFIXES) + ", .zip)")
+    return items
+
+
+def run_batch(editor, items: Sequence[BatchItem], recipe, aligned: bool, out_dir: str | os.PathLike,
+              limits: AppLimits | None = None,
+              progress: Callable[[int, int, str], None] | None = None) -> BatchResult:
+    """Edit every face of every image and pack the results, the recipe and a summary into a zip.
+
+    A failing image (unreadable, no face) is recorded in the summary and skipped; it does not stop
+    the batch.
+
+    Args:
+        editor: the :class:`~latentedit.edit.Editor`.
+        items: images from :func:`collect_batch_inputs`.
+        recipe: the ``Recipe`` applied to every face.
+        aligned: treat every image as an already aligned face crop.
+        out_dir: a fresh folder for the outputs (created).
+        limits: pixel limit per image.
+        progress: called as ``progress(done, total, name)`` after each image.
+
+    Returns:
+        A :class:`BatchResult` (zip path, summary dict, markdown table).
+    """
+    limits = limits or AppLimits()
+    out = Path(out_dir)
+    edited_dir = out / "edited"
+    edited_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    for k, item in enumerate(items):
+        t0 = time.perf_counter()
+        row: dict[str, Any] = {"input": item.name, "status": "ok", "faces": 0, "output": None, "message": ""}
+        try:
+            image = read_upload(item.path, limits)
+            faces = find_faces(editor, image, aligned, item.name)
+            result_image = image
+            for face in faces:
+                # Chain the faces: each edit is merged into the image the previous one produced.
+                if not aligned and len(faces) > 1:
+                    face = dataclasses.replace(face, image=result_image)
+                result_image = editor.apply(face, recipe).image
+            dest = _free_name(edited_dir, Path(item.name).stem, ".png")
+            write_image(dest, result_image, overwrite=False)
+            row.update(faces=len(faces), output=f"edited/{dest.name}")
+        except LatentEditError as exc:
+            row.update(status="error", message=str(exc))
+        row["ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        rows.append(row)
+        if progress is not None:
+            progress(k + 1, len(items), item.name)
+    n_ok = sum(r["status"] == "ok" for r in rows)
+    summary = {
+        "recipe": json.loads(recipe.to_json()),
+        "inputs": len(rows), "edited": n_ok, "failed": len(rows) - n_ok,
+        "faces": sum(r["faces"] for r in rows),
+        "seconds": round(time.perf_counter() - t_start, 3),
+        "items": rows,
+    }
+    atomic_write_json(out / "summary.json", summary, overwrite=False)
+    atomic_write_text(out / "recipe.json", recipe.to_json() + "\n", overwrite=False)
+    markdown = summary_markdown(summary)
+    atomic_write_text(out / "summary.md", markdown, overwrite=False)
+    zip_path = _free_name(out.parent, out.name + "_results", ".zip")
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(out.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(out).as_posix())
+    return BatchResult(zip_path=zip_path, summary=summary, markdown=markdown, rows=rows)
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """A markdown table of a batch summary."""
+    lines = [f"**{summary['edited']} of {summary['inputs']} images edited** "
+             f"({summary['faces']} faces, {summary['failed']} failed, {summary['seconds']:.1f} s)", "",
+             "| input | status | faces | output / message |", "|---|---|---|---|"]
+    for r in summary["items"]:
+        detail = r["output"] if r["status"] == "ok" else r["message"]
+        detail = str(detail).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {r['input']} | {r['status']} | {r['faces']} | {detail} |")
+    return "\n".join(lines) + "\n"
