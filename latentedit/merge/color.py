@@ -198,21 +198,27 @@ def _rct(src: np.ndarray, ws: np.ndarray, tgt: np.ndarray, wt: np.ndarray) -> np
 
 # ----------------------------------------------------------------------------- lct / mkl
 
-def _sym_pow(cov: np.ndarray, power: float) -> np.ndarray:
-    """``cov ** power`` for a symmetric PSD matrix, eigenvalues floored at ``_EPS_VAR``."""
+def _sym_pow(cov: np.ndarray, power: float, floor: float = _EPS_VAR) -> np.ndarray:
+    """``cov ** power`` for a symmetric PSD matrix, eigenvalues floored at ``floor``.
+
+    Only inverse powers need a positive floor (a constant-colour source); positive powers use 0
+    so that a constant-colour target really maps everything onto one colour."""
     vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-    vals = np.maximum(vals, _EPS_VAR)
+    vals = np.maximum(vals, floor)
     return (vecs * vals ** power) @ vecs.T
 
 
 def _lct_matrix(cov_s: np.ndarray, cov_t: np.ndarray) -> np.ndarray:
-    return _sym_pow(cov_t, 0.5) @ _sym_pow(cov_s, -0.5)
+    return _sym_pow(cov_t, 0.5, 0.0) @ _sym_pow(cov_s, -0.5)
 
 
 def _mkl_matrix(cov_s: np.ndarray, cov_t: np.ndarray) -> np.ndarray:
+    # Floor the source covariance once so that s_half and s_inv_half are exact inverses.
+    vals, vecs = np.linalg.eigh((cov_s + cov_s.T) / 2)
+    cov_s = (vecs * np.maximum(vals, _EPS_VAR)) @ vecs.T
     s_half = _sym_pow(cov_s, 0.5)
     s_inv_half = _sym_pow(cov_s, -0.5)
-    middle = _sym_pow(s_half @ cov_t @ s_half, 0.5)
+    middle = _sym_pow(s_half @ cov_t @ s_half, 0.5, 0.0)
     return s_inv_half @ middle @ s_inv_half
 
 
