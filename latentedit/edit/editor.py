@@ -1,0 +1,467 @@
+"""The ``Editor``: find faces, shift their latent codes along attribute boundaries, decode with any
+identity's decoder and merge the result back into the photo. Used by the CLI, the app and demos.
+
+Pipeline of one face (contracts as in ``docs/ARCHITECTURE.md``)::
+
+    image uint8 H×W×3 -> detect + align (affine source->crop) -> crop uint8 S×S×3
+      -> encode -> z (D,) -> z' = z + Σ alpha_k · std_k · n_k' -> decode(identity) rgb [-1, 1]
+      -> region blend with the unedited decode -> paste_back(colour, mask, feather) -> uint8 H×W×3
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import LatentEditError, NoFaceError
+from .recipe import Recipe
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+
+
+@dataclass
+class Face:
+    """One prepared face (detected + aligned + encoded once).
+
+    Attributes:
+        crop: uint8 ``S×S×3`` aligned crop at the model resolution.
+        z: ``(D,)`` latent code of the crop.
+        affine: ``2×3`` source → crop matrix (None for an already aligned input).
+        landmarks: ``68×2`` landmarks in crop pixels (None if unknown).
+        image: the source image (uint8 ``H×W×3``) the face came from (None for aligned inputs).
+        box: ``(x0, y0, x1, y1)`` in the source image.
+        source: file name or a label.
+        identity: the person's decoder name when known (e.g. from a FaceSet record); the default
+            decoder for this face when it names one of the model's decoders.
+    """
+
+    crop: np.ndarray
+    z: Any
+    affine: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
+    image: np.ndarray | None = None
+    box: tuple | None = None
+    source: str = ""
+    identity: str | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class EditResult:
+    """The outcome of editing one face (or of one input that failed).
+
+    Attributes:
+        face: uint8 ``S×S×3`` edited aligned face (after region blending); None on failure.
+        image: uint8 ``H×W×3`` merged into the source image (``== face`` for aligned inputs); for a
+            photo with several faces, every face's result holds the photo with all of them edited.
+        source: the input's file name or label.
+        recipe: the recipe applied.
+        error: None on success, else why this input failed (the rest of the batch still runs).
+        index: the face's index within its source (0 for the largest face).
+    """
+
+    face: np.ndarray | None
+    image: np.ndarray | None
+    source: str
+    recipe: Recipe
+    error: str | None = None
+    index: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the edit succeeded."""
+        return self.error is None
+
+
+def resolve_device(device=None):
+    """``device`` as a torch device; None picks CUDA when available, else CPU."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_model(model_dir: str | os.PathLike, device=None):
+    """Load a pretrained model folder, or a training run folder (its ``model/`` subfolder).
+
+    Raises:
+        ModelFormatError: if the folder holds no model (raised by the models package).
+    """
+    from .. import models
+
+    loader = getattr(models, "load_model", None)
+    if loader is not None:
+        model = loader(model_dir)
+    else:  # pragma: no cover - older models package without load_model
+        path = Path(model_dir)
+        if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
+            path = path / "model"
+        model = models.SwapAutoencoder.from_pretrained(path)
+    return model.to(resolve_device(device)).eval()
+
+
+def model_folder(model_dir: str | os.PathLike) -> Path:
+    """The folder holding ``config.json`` (``model_dir`` or its ``model/`` subfolder)."""
+    path = Path(model_dir)
+    if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
+        return path / "model"
+    return path
+
+
+class Editor:
+    """Edit faces in photos, videos, aligned crops and FaceSets with one model and its boundaries.
+
+    Args:
+        model: a :class:`~latentedit.models.SwapAutoencoder`.
+        boundaries: attribute → :class:`~latentedit.latent.Boundary` fitted on this model.
+        device: torch device (None: the model's).
+        default_identity: decoder used when a recipe names none and a face's own identity is not
+            a decoder (None: ``"generic"`` if the model has it, else its first decoder).
+
+    Raises:
+        BoundaryMismatchError: if a boundary belongs to another model.
+    """
+
+    def __init__(self, model, boundaries: dict | None = None, device=None,
+                 default_identity: str | None = None) -> None:
+        from ..latent.boundary import BoundaryMismatchError
+
+        if device is not None:
+            model = model.to(resolve_device(device))
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self.boundaries = dict(sorted((boundaries or {}).items()))
+        mid, dim = str(model.model_id), int(model.config.latent_dim)
+        for name, b in self.boundaries.items():
+            if b.model_id != mid or b.latent_dim != dim:
+                raise BoundaryMismatchError(
+                    f"boundary {name!r} was fitted on model {b.model_id!r} (latent_dim {b.latent_dim}), but the "
+                    f"loaded model is {mid!r} (latent_dim {dim}); refit it with `latentedit fit`")
+        ids = list(model.identities)
+        if default_identity is None:
+            default_identity = "generic" if "generic" in ids else ids[0]
+        if default_identity not in ids:
+            raise LatentEditError(f"unknown default identity {default_identity!r}; decoders: {', '.join(ids)}")
+        self.default_identity = default_identity
+        self._normals: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | os.PathLike, boundaries=None, device=None) -> "Editor":
+        """Load a model folder (or training run folder) and its boundaries.
+
+        Args:
+            model_dir: pretrained model folder, or a run folder with a ``model/`` subfolder.
+            boundaries: None (``model_dir/boundaries`` when it exists, else none), a boundaries
+                folder, or a dict attribute → Boundary.
+            device: torch device; None = CUDA when available, else CPU.
+
+        Raises:
+            ModelFormatError: for a missing/invalid model or boundary file.
+            BoundaryMismatchError: for boundaries fitted on another model.
+        """
+        from ..latent.boundary import load_boundaries
+
+        model = load_model(model_dir, device)
+        if boundaries is None:
+            folder = model_folder(model_dir) / "boundaries"
+            boundaries = load_boundaries(folder, model) if folder.is_dir() else {}
+        elif not isinstance(boundaries, dict):
+            boundaries = load_boundaries(boundaries, model)
+        return cls(model, boundaries)
+
+    # -- what the model offers ------------------------------------------------------------------
+    @property
+    def attributes(self) -> list[str]:
+        """Attribute names with a loaded boundary (sorted)."""
+        return list(self.boundaries)
+
+    @property
+    def identities(self) -> list[str]:
+        """The model's decoder names."""
+        return list(self.model.identities)
+
+    @property
+    def resolution(self) -> int:
+        """Side of the aligned crops the model takes and produces."""
+        return int(self.model.config.resolution)
+
+    # -- latent maths ---------------------------------------------------------------------------
+    def _normal(self, name: str, hold: tuple[str, ...]):
+        key = (name, hold)
+        with self._lock:
+            if key not in self._normals:
+                b = self.boundaries[name]
+                self._normals[key] = b.conditioned([self.boundaries[h] for h in hold]).normal
+            return self._normals[key]
+
+    def direction(self, recipe: Recipe):
+        """The total code shift ``Σ alpha_k · std_k · n_k'`` of a recipe (float32 ``(D,)`` tensor).
+
+        Raises:
+            RecipeError: for unknown attributes; LatentEditError if an edit direction lies in the
+                span of the held ones.
+        """
+        import torch
+
+        recipe.validate(self.attributes, self.identities)
+        hold = tuple(sorted(recipe.hold))
+        total = np.zeros(int(self.model.config.latent_dim), dtype=np.float64)
+        for name, alpha in recipe.edits.items():
+            if alpha != 0.0:
+                total += alpha * self.boundaries[name].std * self._normal(name, hold).astype(np.float64)
+        return torch.from_numpy(total.astype(np.float32)).to(self.device)
+
+    def shift(self, z, recipe: Recipe):
+        """Edited codes ``z + direction(recipe)`` (``z`` unchanged when every alpha is 0)."""
+        if recipe.is_identity_edit:
+            recipe.validate(self.attributes, self.identities)
+            return z
+        return z + self.direction(recipe)
+
+    # -- model calls ----------------------------------------------------------------------------
+    def encode_crops(self, crops: Sequence[np.ndarray], batch_size: int = 64):
+        """Encode uint8 ``S×S×3`` crops (resized to the model resolution) to a CPU ``N×D`` tensor."""
+        import torch
+
+        from ..latent.encode import encode_images
+
+        if not crops:
+            return torch.zeros((0, int(self.model.config.latent_dim)))
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
+        return encode_images(self.model, x, batch_size=batch_size, device=self.device)
+
+    def decode(self, z, identity: str):
+        """Decode codes ``N×D`` as ``identity``: ``(rgb N×3×S×S in [-1, 1], mask N×1×S×S)`` on CPU."""
+        import torch
+
+        with torch.inference_mode():
+            rgb, mask = self.model.decode(z.to(self.device, torch.float32), identity)
+        return rgb.float().cpu(), mask.float().cpu()
+
+    # -- faces ----------------------------------------------------------------------------------
+    def prepare_faces(self, image, aligned: bool = False, all_faces: bool = True, source: str | None = None,
+                      detector: str = "hog") -> list[Face]:
+        """Detect and align faces (without encoding them); see :meth:`find_faces`."""
+        from .._io import read_image
+
+        label = source or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
+        if isinstance(image, (str, os.PathLike)):
+            image = read_image(image)
+        image = _as_image(image, label)
+        s = self.resolution
+        if aligned:
+            return [Face(crop=_resize(image, s), z=None, source=label)]
+        from ..faces import align_face, detect_faces
+
+        dets = detect_faces(image, detector=detector)
+        if not dets:
+            raise NoFaceError(f"{label}: no face found")
+        if not all_faces:
+            dets = dets[:1]
+        out = []
+        for det in dets:
+            al = align_face(image, det.landmarks, size=s)
+            out.append(Face(crop=al.crop, z=None, affine=al.affine, landmarks=al.landmarks, image=image,
+                            box=tuple(float(v) for v in det.box), source=label))
+        return out
+
+    def find_faces(self, image, aligned: bool = False, all_faces: bool = True) -> list[Face]:
+        """Detect, align (at the model resolution) and encode the faces of an image.
+
+        Args:
+            image: a path or a uint8 ``H×W×3`` RGB array.
+            aligned: treat the input as an aligned face crop (just resized to the model).
+            all_faces: every face (largest first) or only the largest.
+
+        Returns:
+            list of :class:`Face`, largest first.
+
+        Raises:
+            ImageReadError: unreadable file. NoFaceError: no face found (naming the input).
+        """
+        faces = self.prepare_faces(image, aligned=aligned, all_faces=all_faces)
+        z = self.encode_crops([f.crop for f in faces])
+        for f, code in zip(faces, z):
+            f.z = code
+        return faces
+
+    def faces_from_faceset(self, faceset, indices: Iterable[int] | None = None) -> list[Face]:
+        """Faces of FaceSet records (aligned crops; landmarks scaled to the model resolution), not encoded."""
+        out = []
+        s = self.resolution
+        for i in (range(len(faceset)) if indices is None else indices):
+            rec = faceset.records[i]
+            crop = faceset.read_image(i)
+            lm = None
+            if rec.landmarks is not None:
+                lm = ((rec.landmarks.astype(np.float64) + 0.5) * (s / rec.size) - 0.5).astype(np.float32)
+            out.append(Face(crop=_resize(crop, s), z=None, landmarks=lm, source=rec.image, identity=rec.identity))
+        return out
+
+    # -- editing --------------------------------------------------------------------------------
+    def _identity_for(self, face: Face, recipe: Recipe) -> str:
+        if recipe.identity is not None:
+            return recipe.identity
+        if face.identity is not None and face.identity in self.model.identities:
+            return face.identity
+        return self.default_identity
+
+    def _region_mask(self, face: Face, region: str) -> np.ndarray:
+        from .region import region_weights
+
+        key = ("region", region)
+        if key not in face._cache:
+            face._cache[key] = region_weights(face.landmarks, self.resolution, region)
+        return face._cache[key]
+
+    def render(self, faces: Sequence[Face], recipe: Recipe, batch_size: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Decode the edited codes of encoded faces (batched, grouped by decoder).
+
+        Returns:
+            per face ``(uint8 S×S×3 edited face, float32 S×S paste mask)``; the mask is the region
+            mask for a region edit, else the ``face`` region (landmark hull) mask.
+        """
+        import torch
+
+        from .region import blend_region
+
+        recipe.validate(self.attributes, self.identities)
+        delta = None if recipe.is_identity_edit else self.direction(recipe).cpu()
+        groups: dict[str, list[int]] = {}
+        for i, f in enumerate(faces):
+            if f.z is None:
+                raise LatentEditError(f"{f.source}: face is not encoded (use find_faces)")
+            groups.setdefault(self._identity_for(f, recipe), []).append(i)
+        out: list[Any] = [None] * len(faces)
+        for ident, idx in groups.items():
+            for start in range(0, len(idx), batch_size):
+                chunk = idx[start:start + batch_size]
+                z = torch.stack([faces[i].z.detach().cpu().float() for i in chunk])
+                z_edit = z if delta is None else z + delta
+                rgb, mask = self.decode(z_edit, ident)
+                if recipe.region != "none":
+                    base = self._base_decode([faces[i] for i in chunk], z, ident)
+                    masks = np.stack([self._region_mask(faces[i], recipe.region) for i in chunk])
+                    rgb = blend_region(base, rgb, torch.from_numpy(masks))
+                    paste = list(masks)
+                else:
+                    # The face hull from the landmarks, not the decoder's learned mask: it is defined
+                    # for every model (a briefly trained mask can be near 0.5 everywhere).
+                    paste = [self._region_mask(faces[i], "face") for i in chunk]
+                for j, i in enumerate(chunk):
+                    out[i] = (_to_uint8(rgb[j]), paste[j])
+        return out
+
+    def _base_decode(self, faces: list[Face], z, ident: str):
+        """Unedited decodes, cached on each face (a region-mode slider move decodes once, not twice)."""
+        import torch
+
+        key = ("base", ident)
+        missing = [k for k, f in enumerate(faces) if key not in f._cache]
+        if missing:
+            rgb, _ = self.decode(z[missing], ident)
+            for k, r in zip(missing, rgb):
+                faces[k]._cache[key] = r
+        return torch.stack([f._cache[key] for f in faces])
+
+    def merge(self, frame: np.ndarray, face: Face, edited: np.ndarray, mask: np.ndarray, recipe: Recipe) -> np.ndarray:
+        """Paste an edited crop back into ``frame`` with the recipe's merge options.
+
+        Raises:
+            LatentEditError: when the merge fails (e.g. the mask is too small for colour statistics).
+        """
+        from ..merge.paste import paste_back
+
+        m = recipe.merge
+        try:
+            return paste_back(frame, edited, face.affine, mask=mask, color=m.color, erode=m.erode,
+                              feather=m.feather, blend=m.blend)
+        except ValueError as exc:
+            raise LatentEditError(f"{face.source}: merge failed: {exc}") from None
+
+    def apply(self, face: Face, recipe: Recipe) -> EditResult:
+        """Edit one prepared face: the fast path of a slider move (shift, decode, blend, merge).
+
+        Raises:
+            RecipeError: if the recipe does not fit the model.
+        """
+        (edited, mask), = self.render([face], recipe)
+        if face.image is None or face.affine is None:
+            return EditResult(face=edited, image=edited, source=face.source, recipe=recipe)
+        return EditResult(face=edited, image=self.merge(face.image, face, edited, mask, recipe),
+                          source=face.source, recipe=recipe)
+
+    def iter_edit(self, inputs, recipe: Recipe, batch_size: int = 32, aligned: bool = False,
+                  progress: bool = False, num_workers: int = 0) -> Iterator[EditResult]:
+        """Like :meth:`edit`, yielding results input by input (memory stays bounded)."""
+        from .batch import iter_edit
+
+        yield from iter_edit(self, inputs, recipe, batch_size=batch_size, aligned=aligned, progress=progress,
+                             num_workers=num_workers)
+
+    def edit(self, inputs, recipe: Recipe, batch_size: int = 32, progress: bool = False,
+             aligned: bool = False, num_workers: int = 0) -> list[EditResult]:
+        """Edit photos, videos, aligned crops or FaceSets in batches.
+
+        Args:
+            inputs: one or a list of: image paths, video paths (mp4/mov/avi/...), uint8 arrays,
+                :class:`Face` objects, FaceSets or FaceSet folders.
+            recipe: the edit.
+            batch_size: inputs prepared per DataLoader batch, and faces per encode/decode pass.
+            progress: show a progress bar.
+            aligned: treat image paths/arrays as aligned crops (no detection).
+            num_workers: DataLoader workers for reading and detecting.
+
+        Returns:
+            one :class:`EditResult` per face (per frame for videos, one per failed input with
+            ``error`` set), in input order.
+
+        Raises:
+            RecipeError: if the recipe does not fit the model (checked before any work).
+        """
+        return list(self.iter_edit(inputs, recipe, batch_size=batch_size, aligned=aligned, progress=progress,
+                                   num_workers=num_workers))
+
+    def swap(self, inputs, identity: str, recipe: Recipe | None = None, **kw) -> list[EditResult]:
+        """Swap-then-edit: encode the inputs' faces, apply ``recipe``, decode as ``identity``, merge.
+
+        Same arguments as :meth:`edit` (``**kw``), with the decoder forced to ``identity``.
+
+        Raises:
+            RecipeError: for an unknown identity (naming the model's decoders) or a bad recipe.
+        """
+        recipe = replace(recipe or Recipe(), identity=identity)
+        return self.edit(inputs, recipe, **kw)
+
+
+def _as_image(image, label: str) -> np.ndarray:
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise LatentEditError(f"{label}: expected a uint8 RGB image, got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or min(arr.shape[:2]) < 8:
+        raise LatentEditError(f"{label}: expected an H×W×3 RGB image, got shape {arr.shape}")
+    return np.ascontiguousarray(arr[..., :3])
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    if image.shape[0] == size and image.shape[1] == size:
+        return np.ascontiguousarray(image)
+    import cv2
+
+    shrink = min(image.shape[:2]) > size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def _to_uint8(rgb) -> np.ndarray:
+    """``3×S×S`` tensor in [-1, 1] → uint8 ``S×S×3``."""
+    import torch
+
+    return ((rgb.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
