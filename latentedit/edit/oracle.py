@@ -35,6 +35,15 @@ from ..errors import LatentEditError, ModelFormatError
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+#: Environment variable naming the oracle folder.
+ORACLE_ENV = "LATENTEDIT_ORACLE"
+
+
+def default_oracle_dir() -> Path:
+    """``$LATENTEDIT_ORACLE`` if set, else the shipped ``pretrained/oracle`` of the repository."""
+    if os.environ.get(ORACLE_ENV):
+        return Path(os.environ[ORACLE_ENV])
+    return Path(__file__).resolve().parents[2] / "pretrained" / "oracle"
 
 
 class OracleNet(nn.Module):
@@ -303,8 +312,7 @@ def render_dataset(n: int, size: int, seed: int, progress: bool = False
         ``(images uint8 N×S×S×3, names, targets float32 N×A, kinds)``; ``names`` are the rendered
         attributes that are numbers, ``kinds`` says ``"expression"`` or ``"identity"`` for each.
     """
-    from .. import synth
-
+    synth = _synth_api()
     rng = np.random.default_rng(seed)
     expr_names = set(getattr(synth, "EXPRESSION_ATTRIBUTES", ()))
     images = np.empty((n, size, size, 3), dtype=np.uint8)
@@ -326,6 +334,20 @@ def render_dataset(n: int, size: int, seed: int, progress: bool = False
     assert names is not None and targets is not None
     kinds = ["expression" if k in expr_names else "identity" for k in names]
     return images, names, targets, kinds
+
+
+def _synth_api():
+    """The SynthFaces API (``IdentityParams``, ``ExpressionParams``, ``render``, ``EXPRESSION_ATTRIBUTES``)."""
+    import types
+
+    from .. import synth
+
+    if all(hasattr(synth, k) for k in ("IdentityParams", "ExpressionParams", "render")):
+        return synth
+    from ..synth import params, render  # the package does not re-export them (yet)
+
+    return types.SimpleNamespace(IdentityParams=params.IdentityParams, ExpressionParams=params.ExpressionParams,
+                                 render=render.render, EXPRESSION_ATTRIBUTES=params.EXPRESSION_ATTRIBUTES)
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
