@@ -64,3 +64,21 @@ def test_boundary_conditioned_records_names():
     assert c.conditioned_on == ["mouth_open", "eye_open"]
     assert abs(float(c.normal @ mouth.normal)) < 1e-6 and abs(float(c.normal @ eyes.normal)) < 1e-6
     assert smile.conditioned_on == []  # the original is untouched
+
+
+def test_fit_with_hold_is_orthogonal_and_rescored():
+    from latentedit.latent import BoundaryFitter
+
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((3000, 24)).astype(np.float32)
+    a, b = rng.standard_normal(24), rng.standard_normal(24)
+    a /= np.linalg.norm(a)
+    b = 0.7 * a + 0.3 * b / np.linalg.norm(b)  # correlated attributes, as smile and mouth_open
+    b /= np.linalg.norm(b)
+    s = z @ b + 0.2 * rng.standard_normal(3000)
+    f = BoundaryFitter(method="ridge").fit(z, s, hold=[a])
+    assert abs(float(f.normal_ @ a)) < 1e-6
+    assert float(f.unconditioned_normal_ @ b) > 0.99
+    # the conditioned direction predicts less (part of b's signal lies along a) but still beats chance
+    assert 0.6 < f.val_accuracy_ < f.unconditioned_val_accuracy_
+    assert abs(f.std_ - 1.0) < 0.1

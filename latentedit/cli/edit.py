@@ -1,13 +1,192 @@
-"""`latentedit edit` (not implemented yet; its issue fills it in)."""
+"""``latentedit edit MODEL INPUT... --set smile=1.5 --out DIR``: edit photos, videos, crops or FaceSets.
+
+Shared with ``latentedit swap`` (which forces ``--identity``). Every output is written atomically
+under a fresh name (existing files are never replaced), plus ``summary.json`` listing each input's
+outputs or error. Exit code 0 when every input succeeded, 1 when some failed.
+"""
 from __future__ import annotations
 
-from ..errors import LatentEditError
+import json
+from pathlib import Path
 
 
 def add_parser(sub):
-    p = sub.add_parser("edit", help="(edit: not implemented yet)")
+    p = sub.add_parser("edit", help="edit faces along attribute boundaries",
+                       description="Move the faces of INPUT (photos, videos, aligned crops, FaceSet folders) along "
+                                   "attribute boundaries, decode them and merge them back into the originals.")
+    add_common_arguments(p, identity_required=False)
     return p
 
 
+def add_common_arguments(p, identity_required: bool) -> None:
+    """Arguments shared by ``edit`` and ``swap``."""
+    from ..edit.recipe import BLEND_MODES, COLOR_MODES, RECIPE_REGIONS
+
+    p.add_argument("model", metavar="MODEL", help="pretrained model folder or training run folder")
+    p.add_argument("inputs", metavar="INPUT", nargs="+",
+                   help="image/video files, folders of them, or FaceSet folders")
+    p.add_argument("--out", required=True, help="output folder (created; existing files are never replaced)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=ALPHA",
+                   help="edit strength: a step along the unit normal in std units, e.g. smile=1.5 (repeatable)")
+    p.add_argument("--hold", nargs="+", default=[], metavar="NAME", help="attributes held fixed")
+    p.add_argument("--region", choices=RECIPE_REGIONS, default=None, help="confine the edit to a face region")
+    p.add_argument("--identity", required=identity_required, default=None,
+                   help="decoder to render with" + ("" if identity_required else " (default: the reconstruction "
+                                                                                 "decoder)"))
+    p.add_argument("--color", choices=COLOR_MODES, default=None, help="colour transfer (default rct)")
+    p.add_argument("--blend", choices=BLEND_MODES, default=None, help="blend mode (default alpha)")
+    p.add_argument("--erode", type=int, default=None, help="mask erosion in pixels (negative dilates)")
+    p.add_argument("--feather", type=int, default=None, help="mask feather in pixels (default: scales with size)")
+    p.add_argument("--recipe", default=None, help="recipe JSON; the flags above override its fields")
+    p.add_argument("--boundaries", default=None, help="boundaries folder (default: MODEL/boundaries)")
+    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    p.add_argument("--smooth", type=float, default=2.0,
+                   help="videos: temporal smoothing (Gaussian sigma in frames) of codes and alignment (default 2)")
+    p.add_argument("--batch", type=int, default=32, help="faces per batch (default 32)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+
+
+def build_recipe(args):
+    """The recipe from ``--recipe`` with the command-line flags applied on top.
+
+    Raises:
+        RecipeError: for a malformed recipe file or assignment.
+    """
+    from dataclasses import replace
+
+    from ..edit.recipe import Recipe, RecipeError, parse_assignment
+
+    recipe = Recipe.load(args.recipe) if args.recipe else Recipe()
+    edits = dict(recipe.edits)
+    for text in args.sets:
+        name, alpha = parse_assignment(text)
+        edits[name] = alpha
+    hold = list(dict.fromkeys(list(recipe.hold) + list(args.hold)))
+    merge = recipe.merge
+    for fld in ("color", "blend", "erode", "feather"):
+        if getattr(args, fld) is not None:
+            merge = replace(merge, **{fld: getattr(args, fld)})
+    try:
+        return Recipe(edits=edits, hold=hold, region=args.region or recipe.region,
+                      identity=args.identity or recipe.identity, merge=merge)
+    except RecipeError as exc:
+        raise RecipeError(f"command line: {exc}") from None
+
+
 def run(args) -> int:
-    raise LatentEditError("'edit' is not implemented yet")
+    return run_edit(args)
+
+
+def run_edit(args) -> int:
+    """Run ``edit`` / ``swap``: write outputs and ``summary.json``; return 0, or 1 if any input failed."""
+    from ..edit.batch import expand_inputs
+    from ..edit.editor import Editor
+    from ..errors import LatentEditError
+
+    if args.batch < 1:
+        raise LatentEditError(f"--batch must be ≥ 1, got {args.batch}")
+    recipe = build_recipe(args)
+    editor = Editor.from_pretrained(args.model, boundaries=args.boundaries, device=args.device)
+    recipe.validate(editor.attributes, editor.identities, where=args.recipe or "command line")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise LatentEditError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    writer = _Outputs(out)
+    jobs = expand_inputs(args.inputs)
+    videos = [j for j in jobs if j.kind == "video"]
+    records: list[dict] = []
+
+    from ..edit.batch import iter_edit
+
+    flat = _job_inputs([j for j in jobs if j.kind != "video"])
+    for res in iter_edit(editor, flat, recipe, batch_size=args.batch, aligned=args.aligned, progress=True):
+        records.append(writer.write_result(res))
+    for job in videos:
+        from ..edit.video import edit_video
+
+        try:
+            target = writer.fresh(Path(job.label).stem, ".mp4")
+            info = edit_video(editor, job.payload, recipe, target, batch_size=args.batch, smooth=args.smooth,
+                              progress=True)
+            records.append({"input": job.label, "ok": True, "outputs": [str(target)], **info})
+        except (LatentEditError, OSError, ValueError) as exc:
+            records.append({"input": job.label, "ok": False, "error": str(exc)})
+    summary = _summarise(records, recipe, editor, args)
+    path = writer.fresh("summary", ".json")
+    from .._io import atomic_write_json
+
+    atomic_write_json(path, summary, overwrite=False)
+    n_fail = summary["n_failed"]
+    print(f"{summary['n_ok']} input(s) edited, {n_fail} failed; outputs in {out}; summary: {path}")
+    for r in summary["failures"]:
+        print(f"  failed: {r['error']}")
+    return 1 if n_fail else 0
+
+
+def _job_inputs(jobs):
+    """Jobs back to Editor inputs (FaceSet records become one FaceSet view per folder, in order)."""
+    from ..faceset import FaceSet
+
+    out = []
+    for j in jobs:
+        if j.kind == "record":
+            fs, idx = j.payload
+            if out and isinstance(out[-1], FaceSet) and out[-1].root == fs.root:
+                out[-1].records.append(fs.records[idx])
+            else:
+                out.append(FaceSet(fs.root, records=[fs.records[idx]]))
+        elif j.kind == "error":
+            out.append(Path(j.label))
+        else:
+            out.append(j.payload)
+    return out
+
+
+class _Outputs:
+    """Fresh, never-overwriting output names inside one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.used: set[Path] = set()
+        self._last_source: tuple[str, int] | None = None
+
+    def fresh(self, stem: str, suffix: str) -> Path:
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) or "output"
+        k = 0
+        while True:
+            p = self.root / (f"{stem}{suffix}" if k == 0 else f"{stem}_{k}{suffix}")
+            if p not in self.used and not p.exists():
+                self.used.add(p)
+                return p
+            k += 1
+
+    def write_result(self, res) -> dict:
+        from .._io import write_image
+
+        if not res.ok:
+            return {"input": res.source, "ok": False, "error": res.error}
+        src = Path(res.source)
+        suffix = src.suffix.lower() if src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") else ".png"
+        outputs = []
+        # a photo with several faces: every result carries the fully edited photo; write it once
+        if res.index == 0 or res.image is res.face:
+            path = self.fresh(src.stem if src.suffix else res.source, suffix)
+            write_image(path, res.image, overwrite=False)
+            outputs.append(str(path))
+        if res.image is not res.face:
+            path = self.fresh(f"{src.stem}_face{res.index}", ".png")
+            write_image(path, res.face, overwrite=False)
+            outputs.append(str(path))
+        return {"input": res.source, "ok": True, "face_index": res.index, "outputs": outputs}
+
+
+def _summarise(records: list[dict], recipe, editor, args) -> dict:
+    from .. import __version__
+
+    failures = [r for r in records if not r["ok"]]
+    ok_inputs = {r["input"] for r in records if r["ok"]}
+    return {"command": getattr(args, "command", "edit"), "created_by": f"latentedit {__version__}",
+            "model": str(args.model), "model_id": str(editor.model.model_id), "recipe": recipe.to_dict(),
+            "n_ok": len(ok_inputs), "n_failed": len(failures), "results": [r for r in records if r["ok"]],
+            "failures": failures}

@@ -1,13 +1,51 @@
-"""`latentedit encode` (not implemented yet; its issue fills it in)."""
+"""``latentedit encode MODEL FACESET --out latents.safetensors``: latent codes + attributes, row by row."""
 from __future__ import annotations
-
-from ..errors import LatentEditError
 
 
 def add_parser(sub):
-    p = sub.add_parser("encode", help="(encode: not implemented yet)")
+    p = sub.add_parser("encode", help="encode a FaceSet into latent codes with its attributes",
+                       description="Encode every face of FACESET with MODEL and write the codes with the "
+                                   "FaceSet's attributes aligned row by row (safetensors: 'z' N×D, "
+                                   "'attributes' N×K with NaN for missing).")
+    p.add_argument("model", metavar="MODEL", help="pretrained model folder or training run folder")
+    p.add_argument("faceset", metavar="FACESET", help="FaceSet folder (holding faces.jsonl)")
+    p.add_argument("--out", required=True, help="output .safetensors file (never overwritten unless --overwrite)")
+    p.add_argument("--attribute", nargs="+", default=None, metavar="NAME",
+                   help="attribute columns to keep (default: all of the FaceSet's)")
+    p.add_argument("--batch", type=int, default=64, help="faces per forward pass (default 64)")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     return p
 
 
 def run(args) -> int:
-    raise LatentEditError("'encode' is not implemented yet")
+    from ..edit.editor import load_model
+    from ..errors import LatentEditError
+    from ..faceset import FaceSet
+    from ..latent.encode import encode_faceset
+
+    if args.batch < 1:
+        raise LatentEditError(f"--batch must be ≥ 1, got {args.batch}")
+    out = _check_out(args.out, args.overwrite)
+    faceset = FaceSet(args.faceset)
+    model = load_model(args.model, args.device)
+    table = encode_faceset(model, faceset, attributes=args.attribute, batch_size=args.batch,
+                           num_workers=args.workers, progress=True)
+    table.save(out, overwrite=args.overwrite)
+    print(f"wrote {len(table)} codes (D={table.latent_dim}, model {table.model_id}) with "
+          f"{len(table.attribute_names)} attributes to {out}")
+    return 0
+
+
+def _check_out(path, overwrite: bool):
+    from pathlib import Path
+
+    from ..errors import LatentEditError
+
+    out = Path(path)
+    if out.suffix != ".safetensors":
+        raise LatentEditError(f"--out {out}: use a .safetensors file name")
+    if out.exists() and not overwrite:
+        raise LatentEditError(f"--out {out} already exists; refusing to overwrite it (pass --overwrite)")
+    return out

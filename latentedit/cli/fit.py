@@ -1,13 +1,86 @@
-"""`latentedit fit` (not implemented yet; its issue fills it in)."""
+"""``latentedit fit MODEL [FACESET] --attribute NAME... --out DIR``: one boundary per attribute."""
 from __future__ import annotations
-
-from ..errors import LatentEditError
 
 
 def add_parser(sub):
-    p = sub.add_parser("fit", help="(fit: not implemented yet)")
+    from ..latent.fitter import METHODS
+
+    p = sub.add_parser("fit", help="fit attribute boundaries in a model's latent space",
+                       description="Encode FACESET with MODEL (or read --latents) and fit one linear boundary per "
+                                   "attribute (InterFaceGAN-style); each is written as <attribute>.json + "
+                                   "<attribute>.safetensors into --out (default MODEL/boundaries).")
+    p.add_argument("model", metavar="MODEL", help="pretrained model folder or training run folder")
+    p.add_argument("faceset", metavar="FACESET", nargs="?", default=None,
+                   help="FaceSet folder to encode (not needed with --latents)")
+    p.add_argument("--attribute", nargs="+", required=True, metavar="NAME", help="attributes to fit")
+    p.add_argument("--latents", default=None, help="codes written by `latentedit encode` (skips encoding)")
+    p.add_argument("--out", default=None, help="boundaries folder (default: MODEL/boundaries)")
+    p.add_argument("--method", choices=METHODS, default="auto",
+                   help="auto = ridge for continuous scores, logistic for binary labels (default auto)")
+    p.add_argument("--condition", nargs="+", default=[], metavar="NAME",
+                   help="make every fitted direction orthogonal to these attributes' directions")
+    p.add_argument("--ratio", type=float, default=0.02, help="svm: top/bottom fraction of scores (default 0.02)")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out fraction (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
+    p.add_argument("--batch", type=int, default=64, help="faces per forward pass when encoding (default 64)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+    p.add_argument("--overwrite", action="store_true", help="replace existing boundaries of these attributes")
     return p
 
 
 def run(args) -> int:
-    raise LatentEditError("'fit' is not implemented yet")
+    from pathlib import Path
+
+    from ..edit.editor import load_model, model_folder
+    from ..errors import LatentEditError
+    from ..latent.boundary import check_attribute_name
+    from ..latent.encode import LatentTable, encode_faceset
+    from ..latent.fitter import BoundaryFitter
+
+    for name in args.attribute + args.condition:
+        check_attribute_name(name)
+    if (args.faceset is None) == (args.latents is None):
+        raise LatentEditError("give either FACESET or --latents (exactly one)")
+    out = Path(args.out) if args.out else model_folder(args.model) / "boundaries"
+    if not args.overwrite:
+        taken = [n for n in args.attribute if (out / f"{n}.json").exists() or (out / f"{n}.safetensors").exists()]
+        if taken:
+            raise LatentEditError(f"{out}: boundaries for {', '.join(taken)} already exist; pass --overwrite "
+                                  "or choose another --out")
+    model = load_model(args.model, args.device)
+    model_id = str(model.model_id)
+    needed = list(dict.fromkeys(args.attribute + args.condition))
+    if args.latents:
+        table = LatentTable.load(args.latents)
+        if table.model_id != model_id:
+            raise LatentEditError(f"{args.latents}: codes were encoded by model {table.model_id!r}, but {args.model} "
+                                  f"is model {model_id!r}; re-run `latentedit encode`")
+    else:
+        from ..faceset import FaceSet
+
+        fs = FaceSet(args.faceset)
+        table = encode_faceset(model, fs, attributes=needed, batch_size=args.batch, progress=True)
+    columns = {n: table.column(n) for n in needed}
+
+    def fitter():
+        return BoundaryFitter(method=args.method, ratio=args.ratio, val_fraction=args.val_fraction,
+                              random_state=args.seed)
+
+    held = {n: fitter().fit(table.z, columns[n]).normal_ for n in args.condition}
+    meta = {"faceset": table.faceset, "latents": str(args.latents or ""), "n_codes": len(table),
+            "attribute_source": table.attribute_sources}
+    rows = []
+    for name in args.attribute:
+        conds = [c for c in args.condition if c != name]
+        f = fitter().fit(table.z, columns[name], hold=[held[c] for c in conds] or None)
+        b = f.to_boundary(name, model_id, conditioned_on=conds,
+                          meta={**meta, "attribute_source": table.attribute_sources.get(name, "")})
+        b.save(out, overwrite=args.overwrite)
+        rows.append((name, f.method_, "binary" if f.binary_ else "continuous", f.val_accuracy_, f.val_auc_,
+                     f.n_train_, f.n_val_, f.std_, ",".join(conds) or "-"))
+    print(f"{'attribute':<22} {'method':<9} {'labels':<11} {'val_bacc':>8} {'val_auc':>8} {'n_train':>7} "
+          f"{'n_val':>6} {'std':>7}  conditioned_on")
+    for r in rows:
+        print(f"{r[0]:<22} {r[1]:<9} {r[2]:<11} {r[3]:>8.3f} {r[4]:>8.3f} {r[5]:>7d} {r[6]:>6d} {r[7]:>7.3f}  {r[8]}")
+    print(f"wrote {len(rows)} boundaries to {out}")
+    return 0

@@ -89,28 +89,27 @@ def resolve_device(device=None):
 def load_model(model_dir: str | os.PathLike, device=None):
     """Load a pretrained model folder, or a training run folder (its ``model/`` subfolder).
 
-    Raises:
-        ModelFormatError: if the folder holds no model (raised by the models package).
-    """
-    from .. import models
+    Args:
+        model_dir: the folder.
+        device: torch device; None = CUDA when available, else CPU.
 
-    loader = getattr(models, "load_model", None)
-    if loader is not None:
-        model = loader(model_dir)
-    else:  # pragma: no cover - older models package without load_model
-        path = Path(model_dir)
-        if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
-            path = path / "model"
-        model = models.SwapAutoencoder.from_pretrained(path)
-    return model.to(resolve_device(device)).eval()
+    Raises:
+        ModelFormatError: if the folder holds no valid model.
+    """
+    from ..models import load_model as _load
+
+    return _load(model_dir, device=resolve_device(device)).eval()
 
 
 def model_folder(model_dir: str | os.PathLike) -> Path:
-    """The folder holding ``config.json`` (``model_dir`` or its ``model/`` subfolder)."""
-    path = Path(model_dir)
-    if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
-        return path / "model"
-    return path
+    """The folder holding ``config.json`` (``model_dir`` or its ``model/`` subfolder).
+
+    Raises:
+        ModelFormatError: if neither holds a model.
+    """
+    from ..models import resolve_model_dir
+
+    return Path(resolve_model_dir(model_dir))
 
 
 class Editor:

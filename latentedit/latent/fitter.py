@@ -88,12 +88,17 @@ class BoundaryFitter:
         return self
 
     # -- fitting --------------------------------------------------------------------------------
-    def fit(self, z, y) -> "BoundaryFitter":
+    def fit(self, z, y, hold=None) -> "BoundaryFitter":
         """Fit the boundary.
 
         Args:
             z: latent codes ``N×D`` (numpy array or tensor).
             y: ``N`` labels: continuous scores or binary labels; NaN entries are dropped.
+            hold: optional normals (``k×D`` or a list of ``(D,)``) to condition on: the fitted normal
+                is made orthogonal to all of them (:func:`~latentedit.latent.project_orthogonal`),
+                the intercept is re-chosen on the training codes and every score is measured for
+                the conditioned direction (the unconditioned ones are kept in
+                ``unconditioned_normal_`` / ``unconditioned_val_accuracy_``).
 
         Returns:
             self.
@@ -158,6 +163,16 @@ class BoundaryFitter:
 
         self.normal_ = (w / norm).astype(np.float32)
         self.intercept_ = float(b / norm)
+        if hold is not None and len(hold):
+            from .projection import project_orthogonal
+
+            self.unconditioned_normal_ = self.normal_
+            self.unconditioned_val_accuracy_, _ = self._validate(z_va, lab_va)
+            self.normal_ = project_orthogonal(self.normal_, list(np.asarray(hold, dtype=np.float64).reshape(-1, z.shape[1])))
+            # the old intercept belonged to the old direction: put the threshold midway between the
+            # class means of the new projection (equal priors, like the balanced class weights)
+            proj = z_tr @ self.normal_
+            self.intercept_ = -0.5 * float(proj[lab_tr].mean() + proj[~lab_tr].mean())
         self.method_ = method
         self.binary_ = binary
         self.n_train_ = int(z_tr.shape[0])
