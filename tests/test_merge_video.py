@@ -240,3 +240,28 @@ def test_merge_video_reports_bad_entries_by_frame(tmp_path):
     assert not (tmp_path / "o.mp4").exists()
     with pytest.raises(VideoWriteError, match="frame indices"):
         merge_video(src, {-1: None}, tmp_path / "o.mp4")
+
+
+def test_faces_from_faceset_feeds_merge_video(tmp_path):
+    from latentedit.faceset import FaceRecord, FaceSetWriter
+    from latentedit.merge import faces_from_faceset
+
+    src = tmp_path / "in.mp4"
+    _make_input(src, _frames(4))
+    decoded, _, _ = _read(src)
+    size = 32
+    with FaceSetWriter(tmp_path / "fs") as w:
+        for i in (0, 2, 2):  # two faces in frame 2
+            a = _affine(50 + 10 * len(w.records), 48, 40, size)
+            w.add(warp_to_crop(decoded[i], a, size), FaceRecord(
+                image=w.next_name(), identity="x", size=size, source={"file": str(src), "frame": i}, affine=a))
+        w.add(np.zeros((size, size, 3), np.uint8), FaceRecord(  # another video: ignored
+            image=w.next_name(), identity="x", size=size, source={"file": "other.mp4", "frame": 1},
+            affine=_affine(60, 48, 40, size)))
+    faces = faces_from_faceset(tmp_path / "fs", video=src)
+    assert sorted(faces) == [0, 2] and isinstance(faces[0], tuple) and len(faces[2]) == 2
+    assert faces[0][0].shape == (size, size, 3) and faces[0][1].shape == (2, 3) and faces[0][2] is None
+    res = merge_video(src, faces, tmp_path / "out.mp4", color="rct")
+    assert res.merged == 3 and res.n_frames == 4
+    with pytest.raises(LatentEditError, match="no face record from .*nothing.mp4"):
+        faces_from_faceset(tmp_path / "fs", video=tmp_path / "nothing.mp4")

@@ -345,6 +345,45 @@ def _entries(value) -> Sequence[FaceEntry]:
     return [value]
 
 
+def faces_from_faceset(faceset, video: str | os.PathLike | None = None) -> dict[int, FaceEntry | list[FaceEntry]]:
+    """Collect the aligned crops and affines that extraction stored for a video's frames.
+
+    The result plugs straight into :func:`merge_video` (an unedited round trip), or serves as the
+    list of crops to edit before merging.
+
+    Args:
+        faceset: a :class:`~latentedit.faceset.FaceSet` or its folder.
+        video: keep only records extracted from this file (compared after resolving paths, falling
+            back to the file name); None keeps every record that has a frame index.
+
+    Returns:
+        frame index → ``(crop uint8 S×S×3, affine 2×3, None)``, or a list of such tuples when a
+        frame has several faces (in the FaceSet's order).
+
+    Raises:
+        FaceSetError: unreadable FaceSet or crop.
+        LatentEditError: no record matches ``video`` or has an affine.
+    """
+    from ..faceset import FaceSet
+
+    fs = faceset if isinstance(faceset, FaceSet) else FaceSet(faceset)
+    want = Path(video).resolve() if video is not None else None
+    out: dict[int, list[FaceEntry]] = {}
+    for i, rec in enumerate(fs.records):
+        frame = rec.source.get("frame") if isinstance(rec.source, dict) else None
+        if frame is None or rec.affine is None:
+            continue
+        if want is not None:
+            file = rec.source.get("file")
+            if not file or (Path(file).resolve() != want and Path(file).name != want.name):
+                continue
+        out.setdefault(int(frame), []).append((fs.read_image(i), np.asarray(rec.affine, np.float32), None))
+    if not out:
+        where = f" from {video}" if video is not None else ""
+        raise LatentEditError(f"{fs.root}: no face record{where} has a video frame index and an affine")
+    return {k: v[0] if len(v) == 1 else v for k, v in sorted(out.items())}
+
+
 def merge_video(video_path: str | os.PathLike, faces: Mapping[int, FaceEntry | list[FaceEntry]],
                 out_path: str | os.PathLike, *, audio: bool = True, overwrite: bool = False,
                 crf: int = 18, progress: bool = False, **paste_kwargs) -> VideoWriteResult:
