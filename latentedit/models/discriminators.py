@@ -74,3 +74,9 @@ class Discriminators(nn.Module):
         self.config = config
         self.patch = PatchDiscriminator(config)
         self.latent = LatentDiscriminator(config)
+
+    def forward(self, images: torch.Tensor | None = None, codes: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Critic logits for images and/or codes (one call per step, as DDP expects)."""
+        return (self.patch(images) if images is not None else None,
+                self.latent(codes) if codes is not None else None)

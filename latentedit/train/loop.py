@@ -1,0 +1,452 @@
+"""The training loop: one :func:`train` call with named phases (setup, reconstruct, adversarial,
+log, preview, checkpoint). :class:`Trainer` holds the state the phases share.
+
+Every random choice of a step (batch indices, augmentation, prior samples) comes from
+generators seeded by ``(seed, step, identity)``; together with the saved model/optimiser state
+this makes resuming exact and makes a DDP run see the same global batches as one process.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from ..errors import LatentEditError
+from ..models import GENERIC, Discriminators, ModelConfig, SwapAutoencoder
+from .config import TrainConfig
+from .data import IdentityData, batch_indices, load_identity, shard, split_dir_label
+from .distributed import DistInfo, any_flag, barrier, cleanup, init_distributed
+from .losses import bce_logits, reconstruction_losses
+from .preview import preview_grid, write_preview
+from .state import (MetricsLog, latest_checkpoint, load_checkpoint, prepare_run, restore_rng,
+                    save_checkpoint, save_run_model)
+from .warp import augment, plain, sample_params
+
+
+def step_generator(seed: int, step: int, stream: int) -> torch.Generator:
+    """CPU generator for one (step, stream); independent of any global RNG state."""
+    s = int(np.random.SeedSequence([seed, step, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return torch.Generator().manual_seed(s)
+
+
+class _Generator(nn.Module):
+    """Encoder + inter + every decoder in one forward, so DDP sees one call per step."""
+
+    def __init__(self, model: SwapAutoencoder) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        return {name: self.model(x, name) for name, x in inputs.items()}
+
+
+def load_data(cfg: TrainConfig, progress: bool = False) -> dict[str, IdentityData]:
+    """Load every ``--data`` set (and ``--generic``) at ``cfg.size``.
+
+    Raises:
+        FaceSetError / LatentEditError: for a missing, empty or too-small set or a bad spec.
+    """
+    use_feat = cfg.eyes_mouth > 0
+    out: dict[str, IdentityData] = {}
+    for name, spec in cfg.data.items():
+        directory, label = split_dir_label(spec)
+        out[name] = load_identity(name, directory, label, cfg.size, use_feat, progress)
+    if cfg.generic:
+        directory, label = split_dir_label(cfg.generic)
+        out[GENERIC] = load_identity(GENERIC, directory, label, cfg.size, use_feat, progress)
+    return out
+
+
+class Trainer:
+    """Model, critics, optimisers and data of one run.
+
+    Args:
+        cfg: the options (validated here).
+        data: preloaded data (default: :func:`load_data`).
+        dist_info: process-group info (default: from the ``torchrun`` environment).
+
+    Raises:
+        LatentEditError: for invalid options or data.
+    """
+
+    def __init__(self, cfg: TrainConfig, data: dict[str, IdentityData] | None = None,
+                 dist_info: DistInfo | None = None) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.info = dist_info or init_distributed(cfg.device)
+        self.device = self.info.device
+        if cfg.batch % self.info.world:
+            raise LatentEditError(f"--batch {cfg.batch} must be divisible by the {self.info.world} processes")
+        if self.device.type == "cpu":
+            per_proc = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", self.info.world))))
+            torch.set_num_threads(cfg.threads or per_proc)
+        self.model_cfg: ModelConfig = cfg.model_config()
+        self.data = data if data is not None else load_data(cfg, progress=cfg.progress and self.info.is_main)
+        if list(self.data) != list(self.model_cfg.identities):
+            raise LatentEditError(f"data identities {list(self.data)} do not match the model's "
+                                  f"{list(self.model_cfg.identities)}")
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        self.model = SwapAutoencoder(self.model_cfg).to(self.device)
+        self.disc = Discriminators(self.model_cfg).to(self.device)
+        cuda = self.device.type == "cuda"
+        self.channels_last = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
+        self.amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+            self.disc.to(memory_format=torch.channels_last)
+        if cuda:
+            self.data = {k: IdentityData(v.name, v.images.to(self.device), v.face_mask.to(self.device),
+                                         v.feature_mask.to(self.device), v.source) for k, v in self.data.items()}
+        self.gen: nn.Module = _Generator(self.model)
+        self.disc_fwd: nn.Module = self.disc
+        if self.info.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if cuda else None
+            self.gen = DDP(self.gen, device_ids=ids)
+            self.disc_fwd = DDP(self.disc, device_ids=ids, find_unused_parameters=True)
+        self.gen_fwd = torch.compile(self.gen) if cfg.compile else self.gen
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999),
+                                     weight_decay=cfg.weight_decay)
+        self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.999),
+                                       weight_decay=cfg.weight_decay)
+        self.lpips_model = None
+        if cfg.lpips > 0:
+            from ..metrics import load_lpips
+            self.lpips_model = load_lpips(cfg.lpips_weights, device=self.device)
+        self.step = 0
+        self.lr_scale = 1.0
+        self.rollbacks = 0
+
+    # -- batches ---------------------------------------------------------------------------------
+    @property
+    def images_per_step(self) -> int:
+        """Images (all decoders, all ranks) consumed by one step."""
+        return self.cfg.batch * len(self.data)
+
+    def make_batch(self, step: int) -> dict[str, tuple[torch.Tensor, ...]]:
+        """This rank's augmented batch: name → ``(input, target, face_mask, feature_mask)``."""
+        cfg, out = self.cfg, {}
+        for i, (name, d) in enumerate(self.data.items()):
+            idx = shard(torch.from_numpy(batch_indices(len(d), cfg.batch, step, cfg.seed, i)), self.info.rank,
+                        self.info.world).to(d.images.device)
+            p = sample_params(cfg.batch, step_generator(cfg.seed, step, i), warp=cfg.warp, rotate=cfg.rotate,
+                              scale=cfg.scale, shift=cfg.shift, flip=cfg.flip, color_jitter=cfg.color_jitter)
+            t = augment(d.images[idx], d.face_mask[idx], d.feature_mask[idx], p.shard(self.info.rank, self.info.world))
+            t = tuple(x.to(self.device, non_blocking=True) for x in t)
+            if self.channels_last:
+                t = tuple(x.contiguous(memory_format=torch.channels_last) for x in t)
+            out[name] = t
+        return out
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def gan_active(self, step: int) -> bool:
+        return self.cfg.gan_power > 0 and step >= self.cfg.gan_start
+
+    def latent_active(self, step: int) -> bool:
+        return self.cfg.latent_disc > 0 and step >= self.cfg.latent_disc_start
+
+    def _latent_pair(self, outs: dict, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(real, fake) codes for the latent critic (see ``latentedit.models.discriminators``)."""
+        names = [n for n in self.data if n != GENERIC]
+        if self.cfg.latent_disc_mode == "identity":
+            return outs[names[0]][0].float(), outs[names[1]][0].float()
+        fake = torch.cat([outs[n][0] for n in self.data]).float()
+        g = step_generator(self.cfg.seed, step, 10_000)
+        prior = torch.randn(self.cfg.batch * len(self.data), self.model_cfg.latent_dim, generator=g)
+        # Same global prior draw on every rank; each takes the shard matching its share of codes.
+        per = self.cfg.batch
+        parts = [shard(prior[k * per:(k + 1) * per], self.info.rank, self.info.world) for k in range(len(self.data))]
+        return torch.cat(parts).to(self.device), fake
+
+    # -- phase: reconstruct (+ adversarial generator terms) ----------------------------------------
+    def generator_backward(self, step: int) -> tuple[dict[str, float], dict, dict]:
+        """Forward every decoder on this step's batch, add the losses, backpropagate.
+
+        Returns:
+            ``(logs, batch, outputs)``; ``logs["loss"]`` is NaN (and nothing was
+            backpropagated) if the loss was non-finite on any rank.
+        """
+        cfg = self.cfg
+        batch = self.make_batch(step)
+        with self._autocast():
+            outs = self.gen_fwd({n: b[0] for n, b in batch.items()})
+        logs: dict[str, float] = {}
+        total = torch.zeros((), device=self.device)
+        for name, (_, tgt, fmask, feat) in batch.items():
+            _, rgb, mask = outs[name]
+            parts = reconstruction_losses(rgb.float(), mask.float(), tgt, fmask, feat, dssim=cfg.dssim,
+                                          l1=cfg.l1, mask_loss=cfg.mask_loss, eyes_mouth=cfg.eyes_mouth,
+                                          background=cfg.background, lpips_model=self.lpips_model,
+                                          lpips=cfg.lpips)
+            w = cfg.generic_weight if name == GENERIC else 1.0
+            total = total + w * parts["total"]
+            for k, v in parts.items():
+                logs[f"{name}/{k}"] = float(v.detach())
+        self.disc.requires_grad_(False)
+        try:
+            if self.gan_active(step):
+                with self._autocast():
+                    logits = self.disc.patch(torch.cat([outs[n][1] for n in batch]))
+                g_gan = bce_logits(logits.float(), True)
+                total = total + cfg.gan_power * g_gan
+                logs["gan/g"] = float(g_gan.detach())
+            if self.latent_active(step):
+                _, fake = self._latent_pair(outs, step)
+                g_lat = bce_logits(self.disc.latent(fake), True)
+                total = total + cfg.latent_disc * g_lat
+                logs["latent/g"] = float(g_lat.detach())
+        finally:
+            self.disc.requires_grad_(True)
+        logs["loss"] = float(total.detach())
+        if any_flag(self.info, not math.isfinite(logs["loss"])):
+            logs["loss"] = float("nan")
+            return logs, batch, outs
+        total.backward()
+        return logs, batch, outs
+
+    # -- phase: adversarial (critics) ------------------------------------------------------------
+    def discriminator_step(self, step: int, batch: dict, outs: dict) -> dict[str, float]:
+        """One update of the patch and latent critics (if their phases are active)."""
+        gan, lat = self.gan_active(step), self.latent_active(step)
+        if not (gan or lat):
+            return {}
+        self.opt_d.zero_grad(set_to_none=True)
+        images = codes = None
+        if gan:
+            real = torch.cat([b[1] for b in batch.values()])
+            fake = torch.cat([outs[n][1].detach().to(real.dtype) for n in batch])
+            images = torch.cat([real, fake])
+        if lat:
+            zr, zf = self._latent_pair(outs, step)
+            codes = torch.cat([zr, zf.detach()])
+        with self._autocast():
+            p_logits, l_logits = self.disc_fwd(images, codes)
+        loss = torch.zeros((), device=self.device)
+        logs = {}
+        if gan:
+            n = p_logits.shape[0] // 2
+            d_gan = (bce_logits(p_logits[:n].float(), True) + bce_logits(p_logits[n:].float(), False)) / 2
+            loss = loss + d_gan
+            logs["gan/d"] = float(d_gan.detach())
+        if lat:
+            n = zr.shape[0]
+            d_lat = (bce_logits(l_logits[:n].float(), True) + bce_logits(l_logits[n:].float(), False)) / 2
+            loss = loss + d_lat
+            logs["latent/d"] = float(d_lat.detach())
+        loss.backward()
+        if self.cfg.clip_grad:
+            torch.nn.utils.clip_grad_norm_(self.disc.parameters(), self.cfg.clip_grad)
+        self.opt_d.step()
+        return logs
+
+    def train_step(self, step: int) -> dict[str, float]:
+        """One full step (reconstruct + adversarial). ``logs["loss"]`` is NaN if it was skipped."""
+        self.model.train()
+        self.opt.zero_grad(set_to_none=True)
+        logs, batch, outs = self.generator_backward(step)
+        if math.isnan(logs["loss"]):
+            return logs
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_grad if self.cfg.clip_grad else float("inf"))
+        if not bool(torch.isfinite(norm)):
+            logs["loss"] = float("nan")
+            return logs
+        logs["grad_norm"] = float(norm)
+        self.opt.step()
+        logs.update(self.discriminator_step(step, batch, outs))
+        return logs
+
+    # -- state ---------------------------------------------------------------------------------------
+    def state_payload(self) -> dict[str, Any]:
+        """Everything a resume needs (RNG states are added by ``save_checkpoint``)."""
+        cpu = lambda sd: {k: v.detach().cpu() for k, v in sd.items()}  # noqa: E731
+        return {"model": cpu(self.model.state_dict()), "disc": cpu(self.disc.state_dict()),
+                "opt": self.opt.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "library_version": __version__}
+
+    def load_payload(self, ck: dict[str, Any]) -> None:
+        """Restore :meth:`state_payload` output (and the step)."""
+        self.model.load_state_dict(ck["model"])
+        self.disc.load_state_dict(ck["disc"])
+        self.opt.load_state_dict(ck["opt"])
+        self.opt_d.load_state_dict(ck["opt_d"])
+        self.lr_scale = float(ck.get("lr_scale", 1.0))
+        self.rollbacks = int(ck.get("rollbacks", 0))
+        self._apply_lr()
+        self.step = int(ck["step"])
+
+    def _apply_lr(self) -> None:
+        for g in self.opt.param_groups:
+            g["lr"] = self.cfg.lr * self.lr_scale
+        for g in self.opt_d.param_groups:
+            g["lr"] = self.cfg.disc_lr * self.lr_scale
+
+
+    def resolved_config(self) -> dict[str, Any]:
+        """The run's resolved options as saved in ``RUN/config.json``."""
+        return {"format_version": 1, "library_version": __version__, "torch_version": torch.__version__,
+                "train": self.cfg.to_dict(), "model": self.model_cfg.to_dict(), "world_size": self.info.world,
+                "device": str(self.device), "amp": "bf16" if self.amp else "off",
+                "channels_last": self.channels_last,
+                "data_sizes": {k: len(v) for k, v in self.data.items()}}
+
+    def rollback(self, run: Path, step: int) -> None:
+        """Reload the newest checkpoint after a non-finite loss and halve the learning rates.
+
+        Raises:
+            LatentEditError: if there is no checkpoint yet or ``max_rollbacks`` is exceeded.
+        """
+        if self.rollbacks >= self.cfg.max_rollbacks:
+            raise LatentEditError(f"loss became non-finite at step {step} after {self.rollbacks} rollbacks "
+                                  f"(--max-rollbacks {self.cfg.max_rollbacks}); lower --lr or check the data")
+        ck = latest_checkpoint(run)
+        if ck is None:
+            raise LatentEditError(f"loss became non-finite at step {step}, before the first checkpoint of "
+                                  f"{run}; lower --lr (now {self.cfg.lr * self.lr_scale:g}) or --gan-power")
+        payload = load_checkpoint(ck)
+        count, scale = self.rollbacks + 1, self.lr_scale * 0.5
+        self.load_payload(payload)
+        restore_rng(payload["rng"])
+        self.rollbacks, self.lr_scale = count, scale
+        self._apply_lr()
+        warnings.warn(f"non-finite loss at step {step}: rolled back to {ck.name} (step {self.step}) and halved "
+                      f"the learning rate to {self.cfg.lr * self.lr_scale:g} (rollback {count} of "
+                      f"{self.cfg.max_rollbacks})", RuntimeWarning, stacklevel=2)
+
+    def checkpoint(self, run: Path) -> None:
+        """Phase checkpoint: resume state + ``RUN/model`` (rank 0 writes; all ranks wait)."""
+        if self.info.is_main:
+            save_checkpoint(run, self.step, self.state_payload(), keep=self.cfg.keep_checkpoints)
+            save_run_model(run, self.model, self.disc, self.step)
+        barrier(self.info)
+
+    def preview_samples(self, n: int = 8) -> dict[str, torch.Tensor]:
+        """Fixed, unaugmented preview inputs: the first ``n`` images of each decoder."""
+        return {k: plain(v.images[:n]).to(self.device) for k, v in self.data.items()}
+
+
+class _StopFlag:
+    """First Ctrl-C (SIGINT) asks the loop to checkpoint and stop after the current step."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old = None
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.stop:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def train(cfg: TrainConfig, data: dict[str, IdentityData] | None = None) -> dict[str, Any]:
+    """Run (or resume) a training run; the loop of ``latentedit train``.
+
+    Args:
+        cfg: options; ``cfg.out`` is the run folder.
+        data: preloaded data (default: loaded from ``cfg.data`` / ``cfg.generic``).
+
+    Returns:
+        Summary ``{"run", "step", "wall_s", "images_per_s", "losses", "rollbacks", "model_id"}``
+        (``dry_run``: the resolved config and parameter counts, nothing written).
+
+    Raises:
+        LatentEditError: bad options or data, a run folder that would be overwritten, a
+            ``--resume`` with different options, or repeated non-finite losses.
+    """
+    # -- phase: setup ----------------------------------------------------------------------------
+    cfg.validate()
+    info = init_distributed(cfg.device)
+    try:
+        trainer = Trainer(cfg, data=data, dist_info=info)
+        resolved = trainer.resolved_config()
+        if cfg.dry_run:
+            params = {"model": sum(p.numel() for p in trainer.model.parameters()),
+                      "discriminators": sum(p.numel() for p in trainer.disc.parameters())}
+            return {"dry_run": True, "config": resolved, "params": params, "run": cfg.out}
+        run = Path(cfg.out)
+        resume_from = prepare_run(run, resolved, cfg.resume, write=info.is_main)
+        if resume_from is not None:
+            payload = load_checkpoint(resume_from)
+            trainer.load_payload(payload)
+            restore_rng(payload["rng"])
+        log = MetricsLog(run, enabled=info.is_main, tensorboard=cfg.tensorboard, after_step=trainer.step)
+        barrier(info)
+        samples = trainer.preview_samples()
+        start_step, t_start = trainer.step, time.perf_counter()
+        window: dict[str, list[float]] = {}
+        last: dict[str, float] = {}
+        t_win, n_win = time.perf_counter(), 0
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.steps, initial=trainer.step, desc="train", unit="step", dynamic_ncols=True,
+                   disable=not (cfg.progress and info.is_main))
+        with _StopFlag() as stop:
+            while trainer.step < cfg.steps:
+                # -- phases: reconstruct + adversarial ---------------------------------------------------
+                step = trainer.step
+                logs = trainer.train_step(step)
+                if math.isnan(logs["loss"]):
+                    trainer.rollback(run, step)
+                    bar.n = trainer.step
+                    continue
+                trainer.step += 1
+                n_win += 1
+                for k, v in logs.items():
+                    window.setdefault(k, []).append(v)
+                # -- phase: log ------------------------------------------------------------------------
+                if trainer.step % cfg.log_every == 0 or trainer.step == cfg.steps:
+                    dt = time.perf_counter() - t_win
+                    last = {k: float(np.mean(v)) for k, v in window.items()}
+                    last["img_per_s"] = trainer.images_per_step * n_win / max(dt, 1e-9)
+                    last["lr"] = cfg.lr * trainer.lr_scale
+                    log.write(trainer.step, last)
+                    bar.set_postfix(loss=f"{last['loss']:.4f}", img_s=f"{last['img_per_s']:.1f}")
+                    window, t_win, n_win = {}, time.perf_counter(), 0
+                bar.update(1)
+                # -- phase: preview --------------------------------------------------------------------
+                if info.is_main and (trainer.step % cfg.preview_every == 0 or trainer.step == cfg.steps):
+                    trainer.model.eval()
+                    write_preview(run, trainer.step, preview_grid(trainer.model, samples))
+                # -- phase: checkpoint -----------------------------------------------------------------
+                stop_now = any_flag(info, stop.stop)
+                if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps or stop_now:
+                    trainer.checkpoint(run)
+                if stop_now:
+                    break
+        bar.close()
+        log.close()
+        wall = time.perf_counter() - t_start
+        done = trainer.step - start_step
+        return {"run": str(run), "step": trainer.step, "wall_s": wall, "steps_run": done,
+                "images_per_s": trainer.images_per_step * done / max(wall, 1e-9), "losses": last,
+                "rollbacks": trainer.rollbacks, "model_id": trainer.model.model_id,
+                "interrupted": trainer.step < cfg.steps}
+    finally:
+        cleanup(info)
+
+
+__all__ = ["Trainer", "train", "load_data", "step_generator"]

@@ -1,0 +1,225 @@
+"""Resume state: ``RUN/checkpoints/step_XXXXXXXX.pt`` written atomically, read with
+``torch.load(weights_only=True)``. Only tensors, numbers, strings, lists and dicts are stored
+(RNG states included), so loading a checkpoint never runs code."""
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._io import atomic_path, atomic_write_json, atomic_write_text
+from ..errors import LatentEditError
+
+CKPT_DIR = "checkpoints"
+_CKPT_RE = re.compile(r"^step_(\d{8})\.pt$")
+
+
+def capture_rng() -> dict[str, Any]:
+    """The global torch / numpy / python RNG states as weights_only-loadable values."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    out: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "python": {"version": int(py_state[0]), "state": list(py_state[1]),
+                   "gauss_next": py_state[2]},
+    }
+    if torch.cuda.is_available():
+        out["cuda"] = [s for s in torch.cuda.get_rng_state_all()]
+    return out
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Restore what :func:`capture_rng` returned."""
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def checkpoint_path(run: Path, step: int) -> Path:
+    """``RUN/checkpoints/step_XXXXXXXX.pt``."""
+    return Path(run) / CKPT_DIR / f"step_{step:08d}.pt"
+
+
+def list_checkpoints(run: Path) -> list[tuple[int, Path]]:
+    """``[(step, path)]`` of a run's checkpoints, oldest first."""
+    d = Path(run) / CKPT_DIR
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _CKPT_RE.match(p.name))]
+    return sorted(found)
+
+
+def save_checkpoint(run: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
+    """Write ``payload`` (plus RNG states) as the step's checkpoint; keep the newest ``keep``.
+
+    Returns:
+        The checkpoint path.
+    """
+    path = checkpoint_path(run, step)
+    payload = dict(payload, step=step, rng=capture_rng())
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    for _, old in list_checkpoints(run)[:-keep]:
+        try:
+            old.unlink()
+        except FileNotFoundError:  # another process pruned it first
+            pass
+    return path
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``.
+
+    Raises:
+        LatentEditError: naming the file if it cannot be read.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types on corrupt / foreign files
+        raise LatentEditError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    """Newest checkpoint of a run, or None."""
+    found = list_checkpoints(run)
+    return found[-1][1] if found else None
+
+
+def fsync_dir(path: Path) -> None:
+    """Best-effort fsync of a directory entry (after renames)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- run folder ------------------------------------------------------------------------------------
+RUN_CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+RUN_MODEL = "model"
+
+
+def prepare_run(run: Path, resolved: dict[str, Any], resume: bool, write: bool) -> Path | None:
+    """Check the run folder and (rank 0) write ``RUN/config.json``.
+
+    Args:
+        run: the run folder.
+        resolved: the resolved config of this invocation.
+        resume: continue an existing run.
+        write: whether this process writes (rank 0).
+
+    Returns:
+        The checkpoint to resume from, or None to start at step 0.
+
+    Raises:
+        LatentEditError: if a new run would overwrite a non-empty folder, ``--resume`` finds no
+            run, or the saved config differs in anything but the resumable options.
+    """
+    import json
+
+    from .config import config_differences
+
+    run = Path(run)
+    cfg_path = run / RUN_CONFIG
+    if not resume:
+        if run.exists() and (not run.is_dir() or any(run.iterdir())):
+            what = "holds a training run" if cfg_path.is_file() else "exists and is not empty"
+            raise LatentEditError(f"{run} {what}; pass --resume to continue it or choose another --out")
+        if write:
+            atomic_write_json(cfg_path, resolved)
+        return None
+    if not cfg_path.is_file():
+        raise LatentEditError(f"--resume: {run} is not a training run (no {RUN_CONFIG})")
+    try:
+        saved = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LatentEditError(f"{cfg_path}: not valid JSON ({exc})") from None
+    diffs = [f"--{k.replace('_', '-')}: saved {saved.get('train', {}).get(k)!r}, now "
+             f"{resolved['train'].get(k)!r}" for k in config_differences(saved.get("train", {}), resolved["train"])]
+    if saved.get("model") != resolved["model"]:
+        sm, cm = saved.get("model") or {}, resolved["model"]
+        diffs += [f"model {k}: saved {sm.get(k)!r}, now {cm.get(k)!r}" for k in sorted(set(sm) | set(cm))
+                  if sm.get(k) != cm.get(k)]
+    if diffs:
+        raise LatentEditError(f"--resume: {cfg_path} was written with different options; refusing to mix "
+                              f"them ({'; '.join(diffs)})")
+    ck = latest_checkpoint(run)
+    if write:
+        atomic_write_json(cfg_path, dict(resolved, resumed_from=ck.name if ck else None))
+    return ck
+
+
+def save_run_model(run: Path, model, disc, step: int) -> None:
+    """Save the current model as ``RUN/model`` (overwriting the previous one)."""
+    model.save_pretrained(Path(run) / RUN_MODEL, discriminators=disc, overwrite=True,
+                          extra={"train_step": step, "run": str(Path(run).resolve().name)})
+
+
+class MetricsLog:
+    """Append-only ``RUN/metrics.jsonl`` (+ TensorBoard when installed); rank 0 only.
+
+    On resume, lines after the resumed step are dropped first so the log matches the state.
+    """
+
+    def __init__(self, run: Path, enabled: bool = True, tensorboard: bool = True, after_step: int = 0) -> None:
+        import json
+
+        self._json = json
+        self.enabled = enabled
+        self.path = Path(run) / METRICS
+        self.tb = None
+        if not enabled:
+            return
+        if self.path.is_file():
+            keep = []
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    if json.loads(line).get("step", 0) <= after_step:
+                        keep.append(line + "\n")
+                except json.JSONDecodeError:  # a torn last line from a crash
+                    continue
+            atomic_write_text(self.path, "".join(keep))
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(Path(run) / "tensorboard"))
+            except Exception:  # tensorboard not installed: the JSONL log is enough
+                self.tb = None
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def write(self, step: int, values: dict[str, float]) -> None:
+        """Append one record ``{"step", "time", **values}``."""
+        if not self.enabled:
+            return
+        import time
+
+        self._f.write(self._json.dumps({"step": step, "time": round(time.time(), 3), **values}) + "\n")
+        self._f.flush()
+        if self.tb is not None:
+            for k, v in values.items():
+                self.tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        """Close the files."""
+        if self.enabled:
+            self._f.close()
+            if self.tb is not None:
+                self.tb.close()
