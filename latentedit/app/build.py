@@ -258,7 +258,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
                 work = _request_dir(root)
                 items = cb.collect_batch_inputs(paths, work / "inputs", limits)
                 progress(0, desc=f"editing {len(items)} images")
-                res = cb.run_batch(editor, items, recipe, bool(is_aligned), work / "batch", limits,
+                res = cb.run_batch(editor, items, recipe, bool(is_aligned), work / "batch",
                                    progress=lambda k, total, name: progress((k, total), desc=name, unit="images"))
                 return str(res.zip_path), res.markdown, res.summary
             except LatentEditError as exc:
@@ -275,7 +275,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
             if attribute not in attributes:
                 raise LatentEditError(f"unknown attribute {attribute!r}")
             if attribute not in report_cache:
-                report_cache[attribute] = edit_report_for_app(editor, attribute, root / "reports")
+                report_cache[attribute] = edit_report_for_app(editor, attribute, root)
             return report_cache[attribute]
 
         # Name the API parameters after the controls (gradio_client: predict(smile=1.0, ...)).

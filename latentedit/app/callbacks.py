@@ -5,7 +5,6 @@ without a browser. Errors the user can fix raise :class:`~latentedit.errors.Late
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 import zipfile
@@ -16,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .._io import atomic_write_json, atomic_write_text, read_image, write_image
-from ..errors import ImageReadError, LatentEditError
+from ..errors import ImageReadError, LatentEditError, NoFaceError
 from ..landmarks import REGIONS
 
 #: Region choices shown in the app ("none" = no region confinement).
@@ -102,11 +101,13 @@ def find_faces(editor, image: np.ndarray, aligned: bool, source: str) -> list:
     Raises:
         NoFaceError: no face found (the message names ``source``).
     """
-    faces = editor.find_faces(image, aligned=aligned, all_faces=True)
+    hint = "; if it is already an aligned face crop, tick 'input is an already aligned face'"
+    try:
+        faces = editor.find_faces(image, aligned=aligned, all_faces=True)
+    except NoFaceError:
+        raise NoFaceError(f"{source}: no face found{hint}") from None
     if not faces:
-        from ..errors import NoFaceError
-        raise NoFaceError(f"{source}: no face found; if it is already an aligned face crop, tick "
-                          "'input is an already aligned face'")
+        raise NoFaceError(f"{source}: no face found{hint}")
     for face in faces:
         # The editor only saw an array; name the face after the upload for summaries.
         try:
@@ -144,7 +145,7 @@ def build_recipe(attributes: Sequence[str], values: Sequence[float], holds: Sequ
     Raises:
         LatentEditError: a control value is invalid (unknown region/colour mode, wrong count).
     """
-    from ..edit.recipe import MergeOptions, Recipe
+    from ..edit import MergeOptions, Recipe
 
     attributes = list(attributes)
     if len(values) != len(attributes) or len(holds) != len(attributes):
@@ -186,19 +187,15 @@ def parse_recipe(text: str | None, attributes: Sequence[str], identities: Sequen
     Raises:
         LatentEditError: empty text, malformed JSON, unknown fields, attributes or identities.
     """
-    from ..edit.recipe import Recipe
+    from ..edit import Recipe
 
     if text is None or not str(text).strip():
         raise LatentEditError(f"{where}: empty recipe")
     try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LatentEditError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    try:
-        recipe = Recipe.from_json(text)
-        recipe.validate(list(attributes), list(identities))
-    except LatentEditError as exc:
-        raise LatentEditError(f"{where}: {exc}") from None
+        recipe = Recipe.from_json(text, where=where)
+        recipe.validate(list(attributes), list(identities), where=where)
+    except LatentEditError:
+        raise
     except (TypeError, ValueError, KeyError) as exc:
         raise LatentEditError(f"{where}: invalid recipe ({type(exc).__name__}: {exc})") from None
     return recipe
@@ -368,12 +365,11 @@ def collect_batch_inputs(paths: Iterable[str | os.PathLike], work_dir: str | os.
 
 
 def run_batch(editor, items: Sequence[BatchItem], recipe, aligned: bool, out_dir: str | os.PathLike,
-              limits: AppLimits | None = None,
-              progress: Callable[[int, int, str], None] | None = None) -> BatchResult:
+              progress: Callable[[int, int, str], None] | None = None, batch_size: int = 16) -> BatchResult:
     """Edit every face of every image and pack the results, the recipe and a summary into a zip.
 
-    A failing image (unreadable, no face) is recorded in the summary and skipped; it does not stop
-    the batch.
+    Uses the editor's batched path (:meth:`Editor.iter_edit`). A failing image (unreadable, no
+    face) is recorded in the summary and skipped; it does not stop the batch.
 
     Args:
         editor: the :class:`~latentedit.edit.Editor`.
@@ -381,42 +377,44 @@ def run_batch(editor, items: Sequence[BatchItem], recipe, aligned: bool, out_dir
         recipe: the ``Recipe`` applied to every face.
         aligned: treat every image as an already aligned face crop.
         out_dir: a fresh folder for the outputs (created).
-        limits: pixel limit per image.
-        progress: called as ``progress(done, total, name)`` after each image.
+        progress: called as ``progress(done, total, name)`` as images complete.
+        batch_size: faces encoded/decoded per pass.
 
     Returns:
         A :class:`BatchResult` (zip path, summary dict, markdown table).
+
+    Raises:
+        RecipeError: the recipe does not fit the model (before any work).
     """
-    limits = limits or AppLimits()
     out = Path(out_dir)
     edited_dir = out / "edited"
     edited_dir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    by_label = {str(item.path): item for item in items}
+    results: dict[str, list] = {}
     t_start = time.perf_counter()
-    for k, item in enumerate(items):
-        t0 = time.perf_counter()
+    for res in editor.iter_edit([item.path for item in items], recipe, batch_size=batch_size, aligned=aligned):
+        label = res.source if res.source in by_label else _match_label(res.source, by_label)
+        if label not in results and progress is not None:
+            progress(len(results) + 1, len(items), by_label[label].name if label in by_label else label)
+        results.setdefault(label, []).append(res)
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        res = results.get(str(item.path), [])
         row: dict[str, Any] = {"input": item.name, "status": "ok", "faces": 0, "output": None, "message": ""}
-        try:
-            image = read_upload(item.path, limits)
-            faces = find_faces(editor, image, aligned, item.name)
-            result_image = image
-            for face in faces:
-                # Chain the faces: each edit is merged into the image the previous one produced.
-                if not aligned and len(faces) > 1:
-                    face = dataclasses.replace(face, image=result_image)
-                result_image = editor.apply(face, recipe).image
+        failed = [r for r in res if not r.ok]
+        if failed or not res:
+            msg = failed[0].error if failed else "no result"
+            row.update(status="error", message=str(msg).replace(str(item.path), item.name))
+        else:
+            # For a photo with several faces every result holds the photo with all of them edited.
             dest = _free_name(edited_dir, Path(item.name).stem, ".png")
-            write_image(dest, result_image, overwrite=False)
-            row.update(faces=len(faces), output=f"edited/{dest.name}")
-        except LatentEditError as exc:
-            row.update(status="error", message=str(exc))
-        row["ms"] = round((time.perf_counter() - t0) * 1000, 1)
+            write_image(dest, res[-1].image, overwrite=False)
+            row.update(faces=len(res), output=f"edited/{dest.name}")
         rows.append(row)
-        if progress is not None:
-            progress(k + 1, len(items), item.name)
     n_ok = sum(r["status"] == "ok" for r in rows)
     summary = {
-        "recipe": json.loads(recipe.to_json()),
+        "recipe": recipe.to_dict(),
+        "aligned": bool(aligned),
         "inputs": len(rows), "edited": n_ok, "failed": len(rows) - n_ok,
         "faces": sum(r["faces"] for r in rows),
         "seconds": round(time.perf_counter() - t_start, 3),
@@ -432,6 +430,14 @@ def run_batch(editor, items: Sequence[BatchItem], recipe, aligned: bool, out_dir
             if f.is_file():
                 zf.write(f, f.relative_to(out).as_posix())
     return BatchResult(zip_path=zip_path, summary=summary, markdown=markdown, rows=rows)
+
+
+def _match_label(source: str, by_label: dict[str, BatchItem]) -> str:
+    """The input a result belongs to when the editor labelled it differently (e.g. a resolved path)."""
+    for label in by_label:
+        if source.endswith(Path(label).name):
+            return label
+    return source
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:

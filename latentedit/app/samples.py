@@ -40,14 +40,30 @@ def list_samples(folder: str | os.PathLike = SAMPLES_DIR) -> list[Sample]:
     return out
 
 
-def generate_samples(out_dir: str | os.PathLike = SAMPLES_DIR, size: int = 256, count: int = 4,
-                     seed: int = 7) -> list[Sample]:
-    """Render SynthFaces sample photos (a face on a larger canvas, plus one aligned crop) into ``out_dir``.
+def _photo(faces: list, size: int, rng) -> "np.ndarray":
+    """Place rendered faces side by side on a soft gradient canvas (a 'photo' to detect them in)."""
+    import numpy as np
+
+    h, w = int(size * 1.4), int(size * (len(faces) + 0.6))
+    top, bottom = rng.uniform(60, 200, 3), rng.uniform(30, 160, 3)
+    t = np.linspace(0.0, 1.0, h)[:, None, None]
+    canvas = ((1 - t) * top + t * bottom) * np.ones((1, w, 1))
+    y0 = int(size * 0.2)
+    for k, face in enumerate(faces):
+        x0 = int(size * 0.3) + k * size
+        canvas[y0:y0 + size, x0:x0 + size] = face
+    return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+
+
+def generate_samples(out_dir: str | os.PathLike = SAMPLES_DIR, size: int = 192, seed: int = 7) -> list[Sample]:
+    """Render the SynthFaces sample photos into ``out_dir`` and index them in ``samples.json``.
+
+    Writes three one-face photos (the face on a larger canvas, found by the detector), one photo with
+    two faces (to try the face picker) and one aligned crop.
 
     Args:
-        out_dir: destination folder (files are replaced; it is the package's own asset folder).
-        size: side of each rendered photo in pixels.
-        count: number of photos.
+        out_dir: destination folder (its sample files and index are replaced).
+        size: side of each rendered face in pixels.
         seed: identity/expression seed.
 
     Returns:
@@ -55,15 +71,32 @@ def generate_samples(out_dir: str | os.PathLike = SAMPLES_DIR, size: int = 256, 
     """
     import numpy as np
 
-    from ..synth import sample_identity_expression_pairs
+    from ..synth.params import ExpressionParams, IdentityParams
+    from ..synth.render import render
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    samples = []
-    for i, image in enumerate(sample_identity_expression_pairs(count, size, seed)):
-        name = f"synth_{i + 1}.png"
-        write_image(out / name, np.asarray(image, dtype=np.uint8))
-        samples.append({"name": f"SynthFaces #{i + 1}", "file": name, "aligned": False})
+    rng = np.random.default_rng(seed)
+
+    def face(**expr) -> np.ndarray:
+        e = ExpressionParams.neutral(**expr)
+        return render(IdentityParams.sample(rng), e, size).image
+
+    plan = [("SynthFaces: neutral", "synth_neutral.png", [face()], False),
+            ("SynthFaces: smiling", "synth_smile.png", [face(smile=0.8)], False),
+            ("SynthFaces: eyes half closed", "synth_eyes.png", [face(eye_open=0.4)], False),
+            ("SynthFaces: two people", "synth_two.png", [face(), face(smile=0.5)], False),
+            ("SynthFaces: aligned crop", "synth_aligned.png", [face()], True)]
+    entries = []
+    for name, file, faces, aligned in plan:
+        image = faces[0] if aligned else _photo(faces, size, rng)
+        write_image(out / file, image)
+        entries.append({"name": name, "file": file, "aligned": aligned})
     atomic_write_json(out / INDEX, {"generator": "latentedit.app.samples.generate_samples",
-                                    "size": size, "seed": seed, "samples": samples})
+                                    "size": size, "seed": seed, "samples": entries})
     return list_samples(out)
+
+
+if __name__ == "__main__":  # python -m latentedit.app.samples  (regenerates the shipped samples)
+    for s in generate_samples():
+        print(s.path, "aligned" if s.aligned else "photo")

@@ -1,0 +1,82 @@
+"""The app's report tab: the edit report (:func:`latentedit.edit.report.edit_report`) of one attribute
+on a small built-in SynthFaces set, rendered once per app and cached on disk."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from ..errors import LatentEditError
+
+#: The built-in report set (people × faces each), and how many of its faces a report sweeps.
+REPORT_IDENTITIES, REPORT_PER_IDENTITY = 12, 4
+REPORT_FACES = 32
+REPORT_ALPHAS = (-3.0, -1.5, 0.0, 1.5, 3.0)
+
+_lock = threading.Lock()
+
+
+def builtin_faceset(folder: str | os.PathLike, size: int, identities: int = REPORT_IDENTITIES,
+                    per_identity: int = REPORT_PER_IDENTITY, seed: int = 1234):
+    """A small seeded SynthFaces FaceSet with ground-truth attributes (made once, then reused).
+
+    Args:
+        folder: where the FaceSet lives (rendered on first use with :func:`latentedit.synth.synth_faceset`).
+        size: crop side (the model resolution).
+        identities: number of people.
+        per_identity: faces per person.
+        seed: render seed.
+
+    Returns:
+        The :class:`~latentedit.faceset.FaceSet`.
+    """
+    from ..faceset import FaceSet
+    from ..synth import synth_faceset
+
+    folder = Path(folder)
+    with _lock:
+        if (folder / "faces.jsonl").is_file():
+            return FaceSet(folder)
+        return synth_faceset(folder, identities=identities, per_identity=per_identity, size=size, seed=seed,
+                             progress=False)
+
+
+def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike,
+                        n: int = REPORT_FACES) -> tuple[str, str]:
+    """Compute the edit report of ``attribute`` on the built-in set and save its plot.
+
+    Args:
+        editor: the app's :class:`~latentedit.edit.Editor`.
+        attribute: a loaded boundary.
+        work_dir: cache folder (the FaceSet and one ``<attribute>/report.png`` per attribute).
+        n: faces swept.
+
+    Returns:
+        ``(path of report.png, report markdown)``.
+
+    Raises:
+        LatentEditError: unknown attribute, or the report's oracle is missing.
+    """
+    from ..edit.report import edit_report
+
+    if attribute not in editor.attributes:
+        raise LatentEditError(f"no boundary for {attribute!r}; loaded: {', '.join(editor.attributes)}")
+    work = Path(work_dir)
+    out = work / "reports" / "".join(c if c.isalnum() or c in "-_" else "_" for c in attribute)
+    png = out / "report.png"
+    if png.is_file() and (out / "report.md").is_file():
+        return str(png), (out / "report.md").read_text(encoding="utf-8")
+    from ..edit.oracle import default_oracle_dir
+
+    faceset = builtin_faceset(work / "faceset", editor.resolution)
+    # The SynthFaces oracle ships with the pretrained model; without it, measure with dlib landmarks.
+    has_oracle = (default_oracle_dir() / "config.json").is_file()
+    report = edit_report(editor, None, faceset, attribute, alphas=REPORT_ALPHAS, n=n,
+                         oracle="auto" if has_oracle else "landmarks", progress=False)
+    report.save(out, overwrite=True)
+    text = report.to_markdown()
+    if not has_oracle:
+        text = (f"> The SynthFaces oracle ({default_oracle_dir()}) is not installed; this report measures "
+                "the decoded faces with dlib landmarks instead.\n\n") + text
+        (out / "report.md").write_text(text, encoding="utf-8")
+    return str(png), text
