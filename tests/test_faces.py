@@ -202,3 +202,16 @@ def test_identity_distance_same_and_different_person(astronaut, hopper):
     assert list(same_person(np.stack([a, h]), a)) == [True, False]
     with pytest.raises(ValueError, match="128"):
         identity_distance(np.zeros(64), np.zeros(64))
+
+
+def test_rotated_face_found_by_rotation_fallback(astronaut):
+    import cv2
+
+    upright = detect_faces(astronaut)[0]
+    m = cv2.getRotationMatrix2D((255.5, 255.5), 50, 1.0)  # beyond what HOG finds upright
+    rotated = cv2.warpAffine(astronaut, m, (512, 512), borderMode=cv2.BORDER_REFLECT)
+    assert detect_faces(rotated, rotations=()) == []
+    dets = detect_faces(rotated)
+    assert len(dets) >= 1
+    expected = transform_points(upright.landmarks, m)
+    assert np.abs(dets[0].landmarks - expected).mean() < 4.0

@@ -57,7 +57,7 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, adaptive: bool = True,
-                 max_side: int | None = 2048) -> list[Detection]:
+                 max_side: int | None = 2048, rotations: tuple[float, ...] = (-30.0, 30.0)) -> list[Detection]:
     """Find faces and fit 68 landmarks to each.
 
     Args:
@@ -69,6 +69,9 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, ada
             photos whose faces are large; set False to always search at ``upscale`` (finds every small face).
         max_side: images whose longer side exceeds this are downscaled for detection only (the landmarks are
             still fitted at full resolution); ``None`` disables it.
+        rotations: angles in degrees (counter-clockwise) at which the image is searched again, in turn, when
+            nothing is found upright — dlib's detectors only find faces within about ±30° of upright. The
+            landmarks are fitted on the rotated image and mapped back. ``()`` disables it.
 
     Returns:
         Detections sorted by face size, largest first (empty if none).
@@ -82,6 +85,17 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, ada
     if not isinstance(upscale, (int, np.integer)) or not 0 <= upscale <= 4:
         raise ValueError(f"upscale must be an integer in 0..4, got {upscale!r}")
     image = as_rgb_uint8(image)
+    dets = _detect_upright(image, detector, upscale, adaptive, max_side)
+    for angle in () if dets else rotations:
+        dets = _detect_rotated(image, float(angle), detector, upscale, adaptive, max_side)
+        if dets:
+            break
+    dets.sort(key=lambda d: -d.size)
+    return dets
+
+
+def _detect_upright(image: np.ndarray, detector: str, upscale: int, adaptive: bool,
+                    max_side: int | None) -> list[Detection]:
     work, factor = _downscale(image, max_side)
     levels = range(0, upscale + 1) if adaptive else (upscale,)
     boxes: list[tuple[tuple[float, float, float, float], float]] = []
@@ -89,10 +103,30 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, ada
         boxes = _run_detector(work, detector, int(level))
         if boxes:
             break
-    dets = [fit_landmarks(image, tuple(v / factor for v in box), score=score, detector=detector)
+    return [fit_landmarks(image, tuple(v / factor for v in box), score=score, detector=detector)
             for box, score in boxes]
-    dets.sort(key=lambda d: -d.size)
-    return dets
+
+
+def _detect_rotated(image: np.ndarray, angle: float, detector: str, upscale: int, adaptive: bool,
+                    max_side: int | None) -> list[Detection]:
+    """Detect on the image rotated by ``angle`` (on an enlarged canvas) and map the results back."""
+    import cv2
+
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
+    m[:, 2] += [(nw - w) / 2, (nh - h) / 2]
+    rotated = cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    inv = cv2.invertAffineTransform(m)
+    out = []
+    for d in _detect_upright(rotated, detector, upscale, adaptive, max_side):
+        lm = (d.landmarks.astype(np.float64) @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
+        x0, y0, x1, y1 = d.box
+        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]]) @ inv[:, :2].T + inv[:, 2]
+        box = (*corners.min(axis=0).tolist(), *corners.max(axis=0).tolist())
+        out.append(Detection(box=tuple(float(v) for v in box), landmarks=lm, score=d.score, detector=d.detector))
+    return out
 
 
 def fit_landmarks(image: np.ndarray, box: tuple[float, float, float, float], score: float = 0.0,
