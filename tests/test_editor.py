@@ -170,3 +170,24 @@ def test_faceset_input(editor, tmp_path):
     face.z = editor.encode_crops([face.crop])[0]
     rgb, _ = editor.decode(face.z[None], "B")
     np.testing.assert_array_equal(res[0].face, _to_uint8(rgb[0]))
+
+
+def test_real_photo_detect_align_edit_merge(editor):
+    from latentedit._io import read_image
+    from tests.conftest import shared_path
+
+    photo = read_image(shared_path("data", "swap_pair", "A_KatieHill", "0001.jpg"))
+    faces = editor.find_faces(photo)
+    assert len(faces) == 1
+    f = faces[0]
+    assert f.crop.shape == (64, 64, 3) and f.landmarks.shape == (68, 2) and f.affine.shape == (2, 3)
+    x0, y0, x1, y1 = f.box
+    res = editor.apply(f, Recipe(edits={"smile": 3.0}))
+    changed = np.any(res.image != photo, axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 1000
+    # only the face changed: every modified pixel is near the detected box
+    w = x1 - x0
+    assert xs.min() > x0 - 0.3 * w and xs.max() < x1 + 0.3 * w and ys.min() > y0 - 0.6 * w and ys.max() < y1 + 0.3 * w
+    with pytest.raises(__import__("latentedit").NoFaceError, match="blank: no face found"):
+        editor.prepare_faces(np.zeros((100, 100, 3), np.uint8), source="blank")

@@ -100,7 +100,7 @@ def run_edit(args) -> int:
     from ..edit.batch import iter_edit
 
     flat = _job_inputs([j for j in jobs if j.kind != "video"])
-    for res in iter_edit(editor, flat, recipe, batch_size=args.batch, aligned=args.aligned, progress=True):
+    for res in [] if not flat else iter_edit(editor, flat, recipe, batch_size=args.batch, aligned=args.aligned, progress=True):
         records.append(writer.write_result(res))
     for job in videos:
         from ..edit.video import edit_video
