@@ -68,10 +68,23 @@ def test_border_fade_is_zero_on_the_edge_and_one_inside():
 def test_crop_mask_default_covers_the_crop_and_fades_out():
     m = crop_mask(128)  # feather defaults to 128 / 16 = 8 px
     assert m[0].max() == 0 and m[:, 0].max() == 0
-    assert m[16:112, 16:112].min() > 0.99
+    assert m[20:108, 20:108].min() > 0.99
     assert m.dtype == np.float32 and m.shape == (128, 128)
     with pytest.raises(ValueError, match="does not match the 128×128 face crop"):
         crop_mask(128, np.ones((64, 64)))
+
+
+def test_crop_mask_feathers_inside_the_given_mask():
+    import cv2
+
+    hull = np.zeros((128, 128), np.float32)
+    cv2.ellipse(hull, (64, 64), (40, 50), 0, 0, 360, 1.0, -1)
+    m = crop_mask(128, hull, feather=6)
+    assert m[hull == 0].max() < 0.03  # nothing outside the face is pasted
+    core = cv2.erode(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (27, 27))) > 0  # 13 px inside
+    assert m[core].min() > 0.98
+    grown = crop_mask(128, hull, erode=-10, feather=6)  # negative erode lets the blend spill past the hull
+    assert grown[hull == 0].max() > 0.9
 
 
 def test_alpha_blend_keeps_background_exactly_where_mask_is_zero():

@@ -16,7 +16,7 @@ BLEND_MODES: tuple[str, ...] = ("alpha", "seamless")
 
 
 def default_feather(size: int) -> int:
-    """Feather radius (pixels) used when ``feather=None``: 1/16 of the crop side, at least 1.
+    """Feather width (pixels) used when ``feather=None``: 1/16 of the crop side, at least 1.
 
     Args:
         size: crop side in pixels.
@@ -108,28 +108,33 @@ def warp_to_crop(frame: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray
 
 def crop_mask(size: int, mask: np.ndarray | None = None, erode: int = 0,
               feather: float | None = None) -> np.ndarray:
-    """The blending mask in crop space: ``mask`` (default: the whole crop) eroded, feathered and
-    faded to 0 at the crop's edges.
+    """The blending mask in crop space: ``mask`` (default: the whole crop) eroded by ``erode``,
+    feathered *inwards* by ``feather`` pixels, and faded to 0 at the crop's edges.
+
+    Feathering inwards (shrink by ``feather``, then a Gaussian of σ = feather / 2) keeps the
+    ramp inside the given mask: nothing outside it (a swapped crop's background, hair) is
+    pasted, and the ramp runs from ≈0 at the mask's edge to 1 about ``2 * feather`` inside.
 
     Args:
         size: crop side ``S``.
         mask: ``S×S`` float in [0, 1] or None for the full crop.
         erode: pixels to shrink (negative: grow) the mask before feathering.
-        feather: feather radius in pixels; None = :func:`default_feather`.
+        feather: feather width in pixels; None = :func:`default_feather`.
 
     Returns:
         float32 ``S×S`` mask in [0, 1] that is exactly 0 on the crop's outermost pixels.
 
     Raises:
-        ValueError: if ``mask`` is not ``S×S``.
+        ValueError: if ``mask`` is not ``S×S`` or ``feather`` is negative.
     """
     feather = default_feather(size) if feather is None else float(feather)
-    if feather < 0:
+    if not np.isfinite(feather) or feather < 0:
         raise ValueError(f"feather: expected >= 0 pixels, got {feather}")
     m = np.ones((size, size), np.float32) if mask is None else _as_mask(mask)
     if m.shape != (size, size):
         raise ValueError(f"mask: shape {m.shape} does not match the {size}×{size} face crop")
-    m = feather_mask(erode_mask(m, erode), feather)
+    m = erode_mask(m, int(erode) + int(round(feather)))
+    m = feather_mask(m, feather)
     return m * border_fade((size, size), max(feather, 1.0))
 
 
@@ -160,7 +165,8 @@ def paste_back(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, mask: np
         color: colour-transfer mode (:data:`COLOR_MODES`); statistics compare the face with the
             frame's own pixels under the same mask (the frame warped into crop space).
         erode: pixels to shrink (negative: grow) the mask.
-        feather: feather radius in pixels; None scales with the crop (:func:`default_feather`).
+        feather: feather width in pixels, inside the mask (see :func:`crop_mask`); None scales
+            with the crop (:func:`default_feather`).
         blend: ``"alpha"`` (feathered mask) or ``"seamless"`` (Poisson clone, then the feathered
             mask so the result still fades to the untouched frame).
         seed: seed of the randomised colour modes (``idt``, ``sot``).
