@@ -1,6 +1,7 @@
 """A tiny real model for the app, export and demo tests (no tests of its own).
 
-``make_tiny_model(dir)`` saves a seeded, untrained tiny ``SwapAutoencoder`` (64 px, decoders A and B)
+``make_tiny_model(dir)`` saves a seeded, untrained, He-initialised tiny ``SwapAutoencoder`` (64 px,
+decoders A and B)
 with ``save_pretrained`` and fits ``smile``, ``eye_open`` and ``mouth_open`` boundaries on its codes
 of a few seeded SynthFaces renders — the same files a real model folder has, built in seconds.
 """
@@ -24,6 +25,16 @@ def make_tiny_model(directory: Path, resolution: int = 64, n: int = 60, seed: in
 
     torch.manual_seed(seed)
     model = SwapAutoencoder(tiny_config(resolution, identities=("A", "B"))).eval()
+    # He initialisation instead of PyTorch's default (gain ≈ 0.6 per layer): an untrained decoder
+    # then responds visibly to a latent step, so edits change pixels the tests can measure.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim > 1:
+                torch.nn.init.kaiming_normal_(p, a=0.2)
+                if ".out." in name:
+                    p.mul_(0.5)
+            else:
+                p.zero_()
     save_pretrained(model, directory)
     rng = np.random.default_rng(seed)
     renders = [render(IdentityParams.sample(rng), ExpressionParams.sample(rng), resolution) for _ in range(n)]

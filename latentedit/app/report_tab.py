@@ -6,6 +6,7 @@ import os
 import threading
 from pathlib import Path
 
+from .._io import atomic_write_text
 from ..errors import LatentEditError
 
 #: The built-in report set (people × faces each), and how many of its faces a report sweeps.
@@ -78,5 +79,5 @@ def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike,
     if not has_oracle:
         text = (f"> The SynthFaces oracle ({default_oracle_dir()}) is not installed; this report measures "
                 "the decoded faces with dlib landmarks instead.\n\n") + text
-        (out / "report.md").write_text(text, encoding="utf-8")
+        atomic_write_text(out / "report.md", text)
     return str(png), text

@@ -52,9 +52,12 @@ def run(args: argparse.Namespace) -> int:
         raise LatentEditError(f"--concurrency must be in 1..64, got {args.concurrency}")
     if not 0 <= args.port <= 65535:
         raise LatentEditError(f"--port must be in 0..65535, got {args.port}")
-    from ..edit import Editor
+    from ..edit import Editor, model_folder
+    from ..manifest import verify_manifest
 
-    editor = Editor.from_pretrained(resolve_model(args.model), boundaries=args.boundaries, device=args.device)
+    path = resolve_model(args.model)
+    verify_manifest(model_folder(path))   # a tampered shipped model fails here, naming the file
+    editor = Editor.from_pretrained(path, boundaries=args.boundaries, device=args.device)
     from ..app import launch
 
     print(f"latentedit app: {len(editor.attributes)} attributes ({', '.join(editor.attributes)}), "
