@@ -126,23 +126,33 @@ def region_mask(landmarks: np.ndarray, size: int, region: str, feather: float | 
         raise ValueError(f"size must be an integer ≥ 8, got {size!r}")
     size = int(size)
     lm = _check_landmarks(landmarks)
-    canvas = np.zeros((size, size), np.uint8)
-    for poly in _region_polygons(lm, region):
-        hull = cv2.convexHull(np.round(poly * (1 << _SHIFT)).astype(np.int32))
-        cv2.fillPoly(canvas, [hull], 255, lineType=cv2.LINE_AA, shift=_SHIFT)
-    mask = canvas.astype(np.float32) * (1.0 / 255.0)
     sigma = default_feather(size) if feather is None else float(feather)
-    if sigma < 0:
-        raise ValueError(f"feather must be ≥ 0, got {feather!r}")
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"feather must be a number ≥ 0, got {feather!r}")
+    polys = _region_polygons(lm, region)
+    r = int(round(sigma))
+    # work on the region's neighbourhood only: polygon bounds + dilation + the blur kernel (4 sigma)
+    pad = r + int(np.ceil(4 * sigma)) + 2
+    pts = np.concatenate(polys)
+    x0, y0 = (np.floor(pts.min(0)).astype(int) - pad).clip(0, size)
+    x1, y1 = (np.ceil(pts.max(0)).astype(int) + pad + 1).clip(0, size)
+    mask = np.zeros((size, size), np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return mask
+    canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for poly in polys:
+        hull = cv2.convexHull(np.round((poly - [x0, y0]) * (1 << _SHIFT)).astype(np.int32))
+        cv2.fillPoly(canvas, [hull], 255, lineType=cv2.LINE_AA, shift=_SHIFT)
+    sub = canvas.astype(np.float32) * (1.0 / 255.0)
     if sigma > 0:
         # grow the region by ~sigma first, so the feathered edge lies outside the polygon and the
         # inside stays at 1 even for small regions (eyes, brows) at small sizes
-        r = int(round(sigma))
         if r >= 1:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-            mask = cv2.dilate(mask, kernel)
-        mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)
-    return np.clip(mask, 0.0, 1.0, out=mask)
+            sub = cv2.dilate(sub, kernel)
+        sub = cv2.GaussianBlur(sub, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)
+    mask[y0:y1, x0:x1] = np.clip(sub, 0.0, 1.0)
+    return mask
 
 
 def region_masks(landmarks: np.ndarray, size: int, regions: Iterable[str] = REGIONS,

@@ -155,7 +155,7 @@ def test_features_are_drawn_at_their_landmarks():
     assert inside < cheek - 40
     # brows are darker than the forehead above them
     for i in (19, 24):
-        brow = img[int(lm[i, 1]) + 2, int(lm[i, 0])]
+        brow = img[int(round(lm[i, 1] + 1)), int(lm[i, 0])]
         forehead = img[int(lm[i, 1] - 0.05 * 128), int(lm[i, 0])]
         assert brow < forehead - 20
     # the jaw outline separates face from background: skin inside the chin, not outside

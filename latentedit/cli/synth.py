@@ -19,7 +19,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--per-identity", type=int, default=20, metavar="M", help="images per person (default 20)")
     p.add_argument("--size", type=int, default=128, metavar="S", help="crop side in pixels, 32-512 (default 128)")
     p.add_argument("--seed", type=int, default=0, metavar="K", help="dataset seed (default 0)")
-    p.add_argument("--workers", type=int, default=None, metavar="T", help="render threads (default: up to 4)")
+    p.add_argument("--workers", type=int, default=1, metavar="P",
+                   help="render processes (default 1; the images do not depend on it)")
     p.add_argument("--preview", metavar="PNG", help="also write a preview grid (identities × expressions)")
     p.add_argument("--preview-only", metavar="PNG", help="write only the preview grid, no FaceSet")
     p.add_argument("--preview-rows", type=int, default=6, metavar="R", help="identities in the preview (default 6)")

@@ -36,13 +36,13 @@ def draw_nose(cv: _Canvas, geo: FaceGeometry, skin: np.ndarray, px: float) -> No
 def draw_mouth(cv: _Canvas, geo: FaceGeometry, skin: np.ndarray, expr: ExpressionParams, px: float) -> None:
     """Lips (outer contour 48–59), the mouth interior and teeth (inner contour 60–67)."""
     lm = geo.landmarks
-    lip_col = skin * np.array([0.88, 0.6, 0.6], np.float32) + np.array([0.08, 0.0, 0.01], np.float32)
+    lip_col = skin * np.array([0.86, 0.64, 0.64], np.float32) + np.array([0.05, 0.0, 0.01], np.float32)
     outer = _spline(lm[48:60], closed=True, k=5)
     lips = cv.blur(cv.poly(outer), 0.4 * px)
     # the upper lip is in shadow when lit from above; a sheen on the lower lip
     upper = _spline(np.concatenate([lm[48:55], lm[[64, 63, 62, 61, 60]]]), closed=True, k=5)
     up_m = cv.poly(upper)
-    cv.over(lips * 0.85, lip_col)
+    cv.over(lips * 0.75, lip_col)
     cv.over(up_m * 0.3, lip_col * 0.6)
     sheen_c = 0.5 * (lm[57] + lm[66])
     sheen = cv.blur(cv.poly(_ellipse_pts(sheen_c, 0.25 * np.linalg.norm(lm[54] - lm[48]) * 0.5,
@@ -110,7 +110,7 @@ def draw_brows(cv: _Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col: 
                hair_tex: np.ndarray) -> None:
     """Eyebrows as tapered bands hanging below landmarks 17–21 and 22–26."""
     lm = geo.landmarks
-    thick = (0.011 + 0.014 * ident.brow_thickness) * geo.size
+    thick = (0.014 + 0.016 * ident.brow_thickness) * geo.size
     col = hair_col * 0.7 + np.array([0.02, 0.015, 0.01], np.float32)
     polys = []
     for idx in ((17, 18, 19, 20, 21), (26, 25, 24, 23, 22)):

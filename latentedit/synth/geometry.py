@@ -77,9 +77,23 @@ def _hull(points: np.ndarray) -> np.ndarray:
     return cv2.convexHull(points.astype(np.float32))[:, 0, :]
 
 
-def _surface_z(x: np.ndarray, hw: float) -> np.ndarray:
-    """Depth of the head's front surface above x (a horizontal ellipse section)."""
-    return -0.05 + 0.36 * np.sqrt(np.clip(1.0 - (x / (hw * 1.02)) ** 2, 0.0, 1.0))
+_CONTOUR_ZC, _CONTOUR_B = -0.05, 0.35
+
+
+def _turned_contour(a: np.ndarray, psi0: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
+    """Head-frame (x, z) of face-outline points that stay on the visible boundary when the head turns.
+
+    Each outline point sits on a horizontal cross-section ellipse of half-width ``a`` and depth
+    :data:`_CONTOUR_B` at angle ``psi0`` (0 = front, ±pi/2 = the sides). On the side turning away
+    from the camera the outline is the silhouette, so points beyond the silhouette angle move onto
+    it; on the side turning towards the camera the outline keeps its place (the jaw edge by the ear).
+    """
+    b = _CONTOUR_B
+    side = np.sign(psi0)
+    away = side * yaw > 0
+    psi_s = np.arctan2(a * math.cos(yaw), b * abs(math.sin(yaw)) + 1e-12)
+    psi = np.where(away & (np.abs(psi0) > psi_s), side * psi_s, psi0)
+    return a * np.sin(psi), _CONTOUR_ZC + b * np.cos(psi)
 
 
 def head_ellipsoid(ident: IdentityParams) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +117,7 @@ def hairline_y(ident: IdentityParams, x: np.ndarray, z: np.ndarray) -> np.ndarra
     if int(ident.hair_style) == 3:  # fringe: low and straight, with a ragged edge
         front = 0.245 + 0.03 * ax ** 3 + 0.004 * np.sin(x * 260.0)
     else:
-        peak = 0.17 + 0.025 * ident.face_shape
+        peak = 0.195 + 0.03 * ident.face_shape
         front = peak + (0.36 - peak) * ax ** 2.2
     back = 0.5 if int(ident.hair_style) != 4 else 0.47
     t = np.clip((0.06 - z) / 0.22, 0.0, 1.0)  # 0 on the face side, 1 behind the ears
@@ -136,9 +150,11 @@ def build_geometry(ident: IdentityParams, expr: ExpressionParams, size: int) -> 
     phi = (np.arange(17) - 8) / 8 * (math.pi / 2)
     s, c = np.sin(phi), np.abs(np.cos(phi))
     taper = 1.0 - (0.16 - 0.1 * ident.jaw) * (c ** 2)  # jaw narrows towards the chin
-    P[0:17, 0] = hw * np.sign(s) * np.abs(s) ** (2 / n) * taper
+    x0 = hw * np.sign(s) * np.abs(s) ** (2 / n) * taper
+    a_k = np.where(np.abs(s) > 1e-6, x0 / np.where(np.abs(s) > 1e-6, s, 1.0), 0.0)
+    yaw_rad = math.radians(expr.yaw * MAX_YAW)
+    P[0:17, 0], P[0:17, 2] = _turned_contour(a_k, phi, yaw_rad)
     P[0:17, 1] = yc + (chin_y - yc) * c ** (2 / n)
-    P[0:17, 2] = _surface_z(P[0:17, 0], hw) - 0.02 * (1 - c)
 
     # eyes: 36 outer, 37/38 upper, 39 inner, 40/41 lower (right eye = image left); 42.. mirrored
     ew = 0.049 + 0.014 * ident.eye_size  # half eye width
@@ -180,7 +196,7 @@ def build_geometry(ident: IdentityParams, expr: ExpressionParams, size: int) -> 
 
     # mouth: 48 right corner (image left), 49-53 upper outer, 54 left corner, 55-59 lower outer,
     # 60-64 inner upper (corner to corner), 65-67 inner lower (image right to left)
-    my = low + 0.085 + 0.01 * ident.face_shape
+    my = low + 0.093 + 0.01 * ident.face_shape
     mw = (0.086 + 0.034 * ident.mouth_width) * (1 + 0.08 * max(expr.smile, 0.0))
     ult, llt = 0.02, 0.027
     xo = np.array([-1.0, -0.62, -0.26, 0.0, 0.26, 0.62, 1.0])
@@ -208,8 +224,9 @@ def build_geometry(ident: IdentityParams, expr: ExpressionParams, size: int) -> 
     # forehead arc from jaw 16 over the top back to jaw 0 (for the face outline)
     top = 0.135
     ang = np.linspace(0, math.pi, 15)[1:-1]
-    fx_ = hw * np.cos(ang)
-    fa = np.stack([fx_, yc - (yc - top) * np.sin(ang) ** 0.9, _surface_z(fx_, hw) - 0.06 * np.sin(ang) ** 4], 1)
+    a_f = hw * 1.02
+    fx_, fz_ = _turned_contour(np.full_like(ang, a_f), np.arcsin(np.clip(np.cos(ang) / 1.02, -1, 1)), yaw_rad)
+    fa = np.stack([fx_, yc - (yc - top) * np.sin(ang) ** 0.9, fz_ - 0.06 * np.sin(ang) ** 4], 1)
     c_sk, r_sk = skull_ellipsoid(ident)
     e = np.sqrt((((fa - c_sk) / r_sk) ** 2).sum(1, keepdims=True))
     fa = c_sk + (fa - c_sk) * np.minimum(1.0, 0.97 / np.maximum(e, 1e-9))  # keep the forehead inside the skull

@@ -57,6 +57,10 @@ def _seed(*values: float) -> int:
     return zlib.crc32(np.asarray(values, np.float64).tobytes())
 
 
+_BASIS: dict[int, np.ndarray] = {}
+_CIRCLE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def _spline(pts: np.ndarray, closed: bool, k: int = 6) -> np.ndarray:
     """Catmull-Rom spline through ``pts`` with ``k`` samples per segment (passes through every point)."""
     p = np.asarray(pts, np.float64)
@@ -65,23 +69,35 @@ def _spline(pts: np.ndarray, closed: bool, k: int = 6) -> np.ndarray:
     else:
         ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
     n = len(p) if closed else len(p) - 1
-    t = np.linspace(0, 1, k, endpoint=False)[:, None]
-    t2, t3 = t * t, t * t * t
-    out = []
-    for i in range(n):
-        p0, p1, p2, p3 = ext[i], ext[i + 1], ext[i + 2], ext[i + 3]
-        out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t3))
-    if not closed:
-        out.append(p[-1:])
-    return np.concatenate(out)
+    if k not in _BASIS:
+        t = np.linspace(0, 1, k, endpoint=False)
+        _BASIS[k] = 0.5 * np.stack([-t + 2 * t ** 2 - t ** 3, 2 - 5 * t ** 2 + 3 * t ** 3,
+                                    t + 4 * t ** 2 - 3 * t ** 3, -t ** 2 + t ** 3], 1)  # (k, 4)
+    seg = ext[np.arange(n)[:, None] + np.arange(4)[None, :]]  # (n, 4, 2)
+    out = np.einsum("kj,njd->nkd", _BASIS[k], seg).reshape(-1, 2)
+    return out if closed else np.concatenate([out, p[-1:]])
 
 
 def _ellipse_pts(center, rx: float, ry: float, angle_deg: float = 0.0, n: int = 28) -> np.ndarray:
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    if n not in _CIRCLE:
+        t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+        _CIRCLE[n] = (np.cos(t), np.sin(t))
+    cos_t, sin_t = _CIRCLE[n]
     a = math.radians(angle_deg)
-    x, y = rx * np.cos(t), ry * np.sin(t)
-    return np.stack([center[0] + x * math.cos(a) - y * math.sin(a), center[1] + x * math.sin(a) + y * math.cos(a)], 1)
+    ca, sa = math.cos(a), math.sin(a)
+    x, y = rx * cos_t, ry * sin_t
+    return np.stack([center[0] + x * ca - y * sa, center[1] + x * sa + y * ca], 1)
+
+
+def _bbox(a: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    """Slices of the nonzero part of ``a`` grown by ``pad`` pixels, or None if ``a`` is all zero."""
+    rows = np.flatnonzero(a.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(a.any(axis=0))
+    h, w = a.shape[:2]
+    return (slice(max(0, rows[0] - pad), min(h, rows[-1] + pad + 1)),
+            slice(max(0, cols[0] - pad), min(w, cols[-1] + pad + 1)))
 
 
 class _Canvas:
@@ -112,14 +128,31 @@ class _Canvas:
         return m.astype(np.float32) * (1.0 / 255.0)
 
     def blur(self, a: np.ndarray, sigma: float) -> np.ndarray:
+        """Gaussian blur; for a small shape only its neighbourhood is filtered (same result)."""
         if sigma <= 0.05:
             return a
-        return self.cv2.GaussianBlur(a, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=self.cv2.BORDER_REPLICATE)
+        cv2 = self.cv2
+        if a.ndim == 2:
+            box = _bbox(a, int(math.ceil(4 * sigma)) + 1)  # cv2's kernel radius for float32 is 4 sigma
+            if box is None:
+                return a
+            if (box[0].stop - box[0].start) * (box[1].stop - box[1].start) < 0.6 * a.size:
+                out = np.zeros_like(a)
+                out[box] = cv2.GaussianBlur(np.ascontiguousarray(a[box]), (0, 0), sigmaX=sigma, sigmaY=sigma,
+                                            borderType=cv2.BORDER_REPLICATE)
+                return out
+        return cv2.GaussianBlur(a, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
 
     def over(self, alpha: np.ndarray, colour) -> None:
         """Composite ``colour`` (RGB triple or S×S×3) over the image with ``alpha`` (S×S)."""
-        a = alpha[..., None]
-        self.img += a * (np.asarray(colour, np.float32) - self.img)
+        box = _bbox(alpha, 0)
+        if box is None:
+            return
+        colour = np.asarray(colour, np.float32)
+        if colour.ndim == 3:
+            colour = colour[box]
+        img = self.img[box]
+        img += alpha[box][..., None] * (colour - img)
 
     def shift(self, a: np.ndarray, dx: float, dy: float) -> np.ndarray:
         m = np.float32([[1, 0, dx], [0, 1, dy]])
@@ -145,34 +178,38 @@ def _raycast(center: np.ndarray, radii: np.ndarray, geo: FaceGeometry) -> tuple[
     rot = geo.rotation
     pivot = np.array([PIVOT[0], PIVOT[1], 0.0])
     piv_h = np.array([0.0, PIVOT[1], 0.0])
-    cc = rot @ (center - piv_h) + pivot
-    m = rot @ np.diag(1.0 / radii ** 2) @ rot.T
-    u = xs - np.float32(cc[0])
-    v = ys - np.float32(cc[1])
-    a = m[2, 2]
-    b = m[0, 2] * u + m[1, 2] * v
-    q = m[0, 0] * u * u + 2 * m[0, 1] * u * v + m[1, 1] * v * v - 1.0
+    cc = (rot @ (center - piv_h) + pivot).tolist()
+    m = (rot @ np.diag(1.0 / radii ** 2) @ rot.T).tolist()  # python floats keep the maths in float32
+    rot = rot.tolist()
+    center = np.asarray(center).tolist()
+    u = xs - cc[0]
+    v = ys - cc[1]
+    a = m[2][2]
+    b = m[0][2] * u + m[1][2] * v
+    q = m[0][0] * u * u + 2 * m[0][1] * u * v + m[1][1] * v * v - 1.0
     w = (-b + np.sqrt(np.maximum(b * b - a * q, 0.0))) / a
-    nx = m[0, 0] * u + m[0, 1] * v + m[0, 2] * w
-    ny = m[0, 1] * u + m[1, 1] * v + m[1, 2] * w
-    nz = m[0, 2] * u + m[1, 2] * v + m[2, 2] * w
+    nx = m[0][0] * u + m[0][1] * v + m[0][2] * w
+    ny = m[0][1] * u + m[1][1] * v + m[1][2] * w
+    nz = m[0][2] * u + m[1][2] * v + m[2][2] * w
     inv = 1.0 / np.sqrt(nx * nx + ny * ny + nz * nz + 1e-12)
     # head-frame coordinates of the surface point: R^T (p - cc) + center
-    qx = rot[0, 0] * u + rot[1, 0] * v + rot[2, 0] * w + center[0]
-    qy = rot[0, 1] * u + rot[1, 1] * v + rot[2, 1] * w + center[1]
-    qz = rot[0, 2] * u + rot[1, 2] * v + rot[2, 2] * w + center[2]
+    qx = rot[0][0] * u + rot[1][0] * v + rot[2][0] * w + center[0]
+    qy = rot[0][1] * u + rot[1][1] * v + rot[2][1] * w + center[1]
+    qz = rot[0][2] * u + rot[1][2] * v + rot[2][2] * w + center[2]
     f = np.float32
     return (qx.astype(f), qy.astype(f), qz.astype(f), (nx * inv).astype(f), (ny * inv).astype(f),
             (nz * inv).astype(f))
 
 
-def render(identity: IdentityParams, expression: ExpressionParams, size: int = 128) -> RenderResult:
+def render(identity: IdentityParams, expression: ExpressionParams, size: int = 128, masks: bool = True) -> RenderResult:
     """Render one synthetic face.
 
     Args:
         identity: who (see :class:`IdentityParams`).
         expression: expression, gaze, pose and scene (see :class:`ExpressionParams`).
         size: crop side in pixels, 32–512 (64–256 is the designed range).
+        masks: compute the region masks (:func:`latentedit.masks.region_masks` of the landmarks);
+            False leaves ``masks`` empty and saves time when only images are needed.
 
     Returns:
         A :class:`RenderResult`; the ground-truth swap "A's expression on B" is
@@ -188,7 +225,7 @@ def render(identity: IdentityParams, expression: ExpressionParams, size: int = 1
     img = _draw(identity, expression, geo)
     lm = geo.landmarks.astype(np.float32)
     attrs = {**identity.to_attributes(), **expression.to_attributes()}
-    return RenderResult(image=img, landmarks=lm, masks=region_masks(lm, size), attributes=attrs)
+    return RenderResult(image=img, landmarks=lm, masks=region_masks(lm, size) if masks else {}, attributes=attrs)
 
 
 def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> np.ndarray:
@@ -203,8 +240,8 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
     # light: azimuth from the light angle, always somewhat from above
     az, el = math.radians(65.0 * expr.light_angle), math.radians(28.0)
     L = np.array([math.sin(az) * math.cos(el), -math.sin(el), math.cos(az) * math.cos(el)], np.float32)
-    ambient = 0.36 + 0.2 * (1 - expr.light_strength)
-    diffuse = 0.42 + 0.4 * expr.light_strength
+    ambient = 0.3 + 0.18 * (1 - expr.light_strength)
+    diffuse = 0.42 + 0.3 * expr.light_strength
 
     # --- background: two-tone gradient lit from the light side, with soft blotches
     hue = expr.background
@@ -293,14 +330,14 @@ def _shade_skin(cv: _Canvas, ident: IdentityParams, expr: ExpressionParams, geo:
     height = _height_field(cv, geo, expr, px)
     gx = cv.cv2.Sobel(height, cv.cv2.CV_32F, 1, 0, ksize=3) * (S / 8.0)
     gy = cv.cv2.Sobel(height, cv.cv2.CV_32F, 0, 1, ksize=3) * (S / 8.0)
-    k = 1.6
+    k = 1.0
     mx, my, mz = nx - k * gx, ny - k * gy, nz
     inv = 1.0 / np.sqrt(mx * mx + my * my + mz * mz)
     mx, my, mz = mx * inv, my * inv, mz * inv
     lam = np.maximum(mx * L[0] + my * L[1] + mz * L[2], 0.0)
     hv = L + np.array([0, 0, 1], np.float32)
     hv /= np.linalg.norm(hv)
-    spec = np.maximum(mx * hv[0] + my * hv[1] + mz * hv[2], 0.0) ** 24 * (0.1 + 0.18 * expr.light_strength)
+    spec = np.maximum(mx * hv[0] + my * hv[1] + mz * hv[2], 0.0) ** 20 * (0.04 + 0.1 * expr.light_strength)
     # soft cast shadows of the nose/brows from the height field, and ambient occlusion
     d = 0.03 * S
     shifted = cv.shift(height, -L[0] * d / max(0.3, math.hypot(L[0], L[1])), -L[1] * d)
@@ -348,8 +385,8 @@ def _height_field(cv: _Canvas, geo: FaceGeometry, expr: ExpressionParams, px: fl
     nose = np.concatenate([[lm[27] + [-0.15 * ew, 0], lm[27] + [0.15 * ew, 0]], [lm[30] + [0.35 * ew, 0]],
                            lm[[35, 34, 33, 32, 31]], [lm[30] + [-0.35 * ew, 0]]])
     nose = nose[[0, 1, 2, 3, 4, 5, 6, 7, 8]]
-    h = cv.blur(cv.poly(_spline(nose, closed=True, k=3)), 2.2 * px) * 0.035
-    tip = cv.blur(cv.poly(_ellipse_pts(0.6 * lm[30] + 0.4 * lm[33], 0.35 * ew, 0.3 * ew)), 2.0 * px) * 0.03
+    h = cv.blur(cv.poly(_spline(nose, closed=True, k=3)), 3.2 * px) * 0.04
+    tip = cv.blur(cv.poly(_ellipse_pts(0.6 * lm[30] + 0.4 * lm[33], 0.42 * ew, 0.34 * ew)), 2.5 * px) * 0.03
     wings = cv.blur(cv.poly(_ellipse_pts(lm[31] + [0.15 * ew, -0.1 * ew], 0.28 * ew, 0.25 * ew),
                             _ellipse_pts(lm[35] + [-0.15 * ew, -0.1 * ew], 0.28 * ew, 0.25 * ew)), 1.5 * px) * 0.02
     coarse = np.zeros((S, S), np.float32)
@@ -365,7 +402,7 @@ def _height_field(cv: _Canvas, geo: FaceGeometry, expr: ExpressionParams, px: fl
     chin = 0.5 * (lm[8] + lm[57]) + [0, 0.2 * (lm[8][1] - lm[57][1])]
     coarse += cv.poly(_ellipse_pts(chin, 1.4 * ew, 0.8 * ew)) * 0.025
     coarse = cv.blur(coarse, 5.0 * px)
-    lips = cv.blur(cv.poly(_spline(lm[48:60], closed=True, k=3)), 1.4 * px) * 0.015
+    lips = cv.blur(cv.poly(_spline(lm[48:60], closed=True, k=3)), 1.8 * px) * 0.01
     return h + tip + wings + coarse + lips
 
 
