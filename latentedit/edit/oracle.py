@@ -398,12 +398,14 @@ def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int 
         size: render and network resolution (multiple of 16).
         seed: seed of the training renders, the initialisation and the augmentation; the held-out
             renders use ``seed + 1_000_003``.
-        steps: optimisation steps (AdamW, cosine schedule).
+        steps: optimisation steps (AdamW; 5 % warm-up, then cosine decay).
         batch_size: images per step.
         lr: peak learning rate.
         width: channel width of the first conv stage.
         n_heldout: held-out renders for R²/MAE.
-        max_minutes: stop training early after this wall time (the schedule is kept).
+        max_minutes: wall-time budget of the optimisation (rendering excluded). The learning-rate
+            schedule follows whichever of steps or time runs out first, so a slow, shared CPU
+            still ends with a fully decayed learning rate.
         progress: show progress bars.
         overwrite: allow replacing an existing oracle in ``out``.
 
@@ -432,7 +434,6 @@ def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int 
     gen = torch.Generator().manual_seed(seed)
     net = OracleNet(len(names), width, size)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     net.train()
     it: Any = range(steps)
     if progress:
@@ -440,7 +441,17 @@ def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int 
         it = tqdm(it, desc="training oracle", unit="step", file=sys.stderr)
     done = 0
     loss_ema = math.nan
+    t_start = time.time()
+    budget = None if max_minutes is None else max_minutes * 60.0
     for step in it:
+        progress_frac = step / steps
+        if budget is not None:
+            progress_frac = max(progress_frac, (time.time() - t_start) / budget)
+        if progress_frac >= 1.0:
+            break
+        for group in opt.param_groups:
+            group["lr"] = lr * (progress_frac / 0.05 if progress_frac < 0.05
+                                else 0.5 * (1 + math.cos(math.pi * (progress_frac - 0.05) / 0.95)))
         idx = torch.randint(0, n_images, (batch_size,), generator=gen)
         xb = _augment(x_all[idx].float().div(127.5).sub(1.0), gen)
         # Horizontal flips are NOT used: yaw, roll and gaze_x change sign under a flip.
@@ -448,14 +459,11 @@ def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sched.step()
         done = step + 1
         lv = float(loss.detach())
         loss_ema = lv if math.isnan(loss_ema) else 0.98 * loss_ema + 0.02 * lv
         if progress and step % 20 == 0:
             it.set_postfix(loss=f"{loss_ema:.4f}")
-        if max_minutes is not None and time.time() - t0 > max_minutes * 60:
-            break
     net.eval()
     t_train = time.time() - t0 - t_render
 
@@ -470,7 +478,7 @@ def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int 
                        "mae_norm": round(float(mae_n[j]), 4)} for j, k in enumerate(names)}
     cfg.train = {"n_images": n_images, "n_heldout": n_heldout, "size": size, "seed": seed,
                  "heldout_seed": seed + 1_000_003, "steps": steps, "steps_done": done,
-                 "batch_size": batch_size, "lr": lr, "final_loss": round(loss_ema, 5),
+                 "batch_size": batch_size, "lr": lr, "max_minutes": max_minutes, "final_loss": round(loss_ema, 5),
                  "render_seconds": round(t_render, 1), "train_seconds": round(t_train, 1),
                  "data": "fresh latentedit.synth renders (IdentityParams.sample + ExpressionParams.sample); "
                          "no ../shared data", "torch": torch.__version__}

@@ -56,6 +56,7 @@ class EditReport:
         target_delta: mean change of the oracle target vs the alpha = 0 decode (oracle units).
         target_delta_std: std of that change across faces.
         target_delta_norm: ``sign × target_delta / target_scale``.
+        target_abs_delta_norm: mean ``|Δ| / target_scale`` (how much the target moves at all).
         success_rate: share of faces whose target moved the intended way by ≥ ``margin`` std
             (None at alpha = 0).
         margin: success margin in std units.
@@ -76,6 +77,7 @@ class EditReport:
     target_delta: list[float]
     target_delta_std: list[float]
     target_delta_norm: list[float]
+    target_abs_delta_norm: list[float]
     success_rate: list[float | None]
     margin: float
     leakage: dict[str, list[float]]
@@ -447,7 +449,8 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
         attribute=attribute, oracle=kind, oracle_attribute=target, sign=sign, alphas=alphas, n_faces=len(faces),
         target_scale=t_scale, target_delta=[float(d.mean()) for d in td],
         target_delta_std=[float(d.std()) for d in td],
-        target_delta_norm=[float(sign * d.mean() / t_scale) for d in td], success_rate=success, margin=margin,
+        target_delta_norm=[float(sign * d.mean() / t_scale) for d in td],
+        target_abs_delta_norm=[float(np.abs(d).mean() / t_scale) for d in td], success_rate=success, margin=margin,
         leakage=leakage, identity_drift=drift, hold=list(hold), region=region, identity=identity,
         model_id=str(b.model_id), faceset=str(faceset.root), notes=notes)
 

@@ -1,0 +1,459 @@
+"""The parts of ``latentedit bench quality`` (see :mod:`latentedit.bench.quality`).
+
+Each part returns ``(results dict, [table dicts])``; a table dict is ``{"title", "columns", "rows",
+"note"}`` as in ``docs/BENCHMARK_SCHEMA.md``. Images are uint8 ``N×S×S×3`` at the model resolution.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import LatentEditError
+
+#: SynthFaces expression attributes an identity swap must preserve (scene/lighting excluded).
+SWAP_EXPRESSION = ("eye_open", "brow_raise", "smile", "mouth_open", "gaze_x", "gaze_y", "yaw", "pitch", "roll")
+#: Speed benchmarks summarised in part 5.
+SPEED_BENCHMARKS = ("train", "edit", "boundaries", "app", "merge", "extract", "synth", "celeba_boundaries")
+
+
+def clean_json(x: Any) -> Any:
+    """Make ``x`` JSON-safe: numpy scalars/arrays to Python, NaN/inf to None, floats rounded."""
+    if isinstance(x, dict):
+        return {str(k): clean_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean_json(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return clean_json(x.tolist())
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return None if not math.isfinite(float(x)) else round(float(x), 6)
+    return x
+
+
+# -- setup ------------------------------------------------------------------------------------------
+
+def load_oracle(oracle_dir, notes: list[str]):
+    """The SynthFaces oracle, or None (with a note) when its folder is missing."""
+    from ..edit.oracle import AttributeOracle, default_oracle_dir
+    from ..errors import ModelFormatError
+
+    path = Path(oracle_dir) if oracle_dir else default_oracle_dir()
+    try:
+        return AttributeOracle.load(path)
+    except ModelFormatError as exc:
+        notes.append(f"SynthFaces oracle unavailable, oracle metrics skipped: {exc}")
+        return None
+
+
+def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[str]) -> dict[str, Any]:
+    """Map decoders to SynthFaces identities (``IdentityParams``; None for ``generic`` = fresh people).
+
+    Args:
+        model: the SwapAutoencoder.
+        data_specs: ``DECODER=FACESET[@LABEL]`` strings (SynthFaces FaceSets with ground truth).
+        synth_seed: dataset seed for decoders named ``idNNN`` without a spec.
+        notes: caveats are appended here.
+
+    Raises:
+        LatentEditError: for a malformed spec, an unknown decoder, or a FaceSet without one person's
+            ground-truth identity attributes.
+    """
+    from ..faceset import FaceSet
+    from ..synth.generate import identity_params
+    from ..synth.params import IDENTITY_ATTRIBUTES, IdentityParams
+
+    people: dict[str, Any] = {}
+    for spec in data_specs:
+        m = re.fullmatch(r"([^=]+)=([^@]+)(?:@(.+))?", spec)
+        if not m:
+            raise LatentEditError(f"--data {spec!r}: expected DECODER=FACESET or DECODER=FACESET@LABEL")
+        name, folder, label = m.groups()
+        if name not in model.identities:
+            raise LatentEditError(f"--data {spec!r}: the model has no decoder {name!r} (decoders: "
+                                  f"{', '.join(model.identities)})")
+        fs = FaceSet(folder)
+        if label:
+            fs = fs.filter(identity=label)
+        recs = [r for r in fs.records if all(r.attribute_sources.get(a) == "ground_truth" for a in IDENTITY_ATTRIBUTES)]
+        if not recs:
+            raise LatentEditError(f"--data {spec!r}: {folder} has no SynthFaces ground-truth identity attributes")
+        vals = np.array([[r.attributes[a] for a in IDENTITY_ATTRIBUTES] for r in recs])
+        if np.ptp(vals, axis=0).max() > 1e-5:
+            raise LatentEditError(f"--data {spec!r}: {folder} holds several people; name one with @LABEL "
+                                  f"(identities: {', '.join(fs.identities[:10])})")
+        people[name] = IdentityParams.from_attributes(recs[0].attributes)
+    for name in model.identities:
+        if name in people:
+            continue
+        if name == "generic":
+            people[name] = None
+        elif re.fullmatch(r"id\d+", name):
+            people[name] = identity_params(synth_seed, int(name[2:]))
+            notes.append(f"decoder {name!r} taken to be SynthFaces identity {int(name[2:])} of seed {synth_seed} "
+                         "(pass --data to say otherwise)")
+    return people
+
+
+def _render(person, exprs, size: int, rng: np.random.Generator) -> tuple[np.ndarray, list]:
+    from ..synth.params import IdentityParams
+    from ..synth.render import render
+
+    idents = [person if person is not None else IdentityParams.sample(rng) for _ in exprs]
+    return np.stack([render(i, e, size).image for i, e in zip(idents, exprs)]), idents
+
+
+def _exprs(n: int, rng: np.random.Generator) -> list:
+    from ..synth.params import ExpressionParams
+
+    return [ExpressionParams.sample(rng) for _ in range(n)]
+
+
+def _to_t(x: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _decode(editor, crops: np.ndarray, identity: str) -> np.ndarray:
+    """Encode uint8 crops and decode them as ``identity`` (uint8 out)."""
+    z = editor.encode_crops(list(crops))
+    rgb, _ = editor.decode(z, identity)
+    return ((rgb.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def _blur(x: np.ndarray) -> np.ndarray:
+    import cv2
+
+    sigma = 1.5 * x.shape[1] / 64
+    return np.stack([cv2.GaussianBlur(im, (0, 0), sigma) for im in x])
+
+
+def image_metrics(pred: np.ndarray, ref: np.ndarray, lpips_model=None, dlib: bool = False) -> dict[str, float]:
+    """Mean PSNR (dB), SSIM, LPIPS and dlib identity distance between uint8 batches ``pred`` and ``ref``."""
+    from ..metrics import lpips_distance, psnr, ssim, summarize
+
+    a, b = _to_t(pred), _to_t(ref)
+    out = {"psnr": summarize(psnr(a, b))["mean"], "ssim": float(ssim(a, b).mean())}
+    if lpips_model is not None:
+        out["lpips"] = float(lpips_distance(a, b, lpips_model, data_range=1.0).mean())
+    if dlib:
+        from ..faces import identity_distance
+        from ..metrics import measure_faces
+
+        out["dlib_identity_distance"] = float(np.mean(identity_distance(measure_faces(pred).descriptors,
+                                                                        measure_faces(ref).descriptors)))
+    return out
+
+
+def _metric_table(title: str, rows: dict[str, dict], ref: str, note: str) -> dict:
+    keys = [k for k in ("psnr", "ssim", "lpips", "dlib_identity_distance") if k in rows[ref]]
+    cols = ["method", "PSNR dB", "SSIM", "LPIPS", "dlib id dist"][:1] + [
+        {"psnr": "PSNR dB", "ssim": "SSIM", "lpips": "LPIPS", "dlib_identity_distance": "dlib id dist"}[k] for k in keys]
+    cols += [f"PSNR: {ref} − this (dB)"] + ([f"LPIPS: {ref} ÷ this"] if "lpips" in keys else [])
+    out = []
+    for name, r in rows.items():
+        row = [name] + [r.get(k) for k in keys] + [rows[ref]["psnr"] - r["psnr"]]
+        if "lpips" in keys:
+            row.append(rows[ref]["lpips"] / r["lpips"] if r["lpips"] > 0 else None)
+        out.append(row)
+    return {"title": title, "columns": cols, "rows": out, "note": note}
+
+
+# -- 1. reconstruction --------------------------------------------------------------------------------
+
+def reconstruction_synth(editor, people: dict, n: int, seed: int, lpips_model, dlib: bool):
+    """Reconstruct held-out renders of each decoder's person (fresh expressions) with that decoder."""
+    s = editor.resolution
+    ins, outs, means = [], [], []
+    per_decoder = {}
+    for k, (name, person) in enumerate(people.items()):
+        rng = np.random.default_rng([seed, k])
+        x, _ = _render(person, _exprs(n, rng), s, rng)
+        y = _decode(editor, x, name)
+        ins.append(x)
+        outs.append(y)
+        means.append(np.broadcast_to(x.mean(0).round().astype(np.uint8), x.shape))
+        per_decoder[name] = image_metrics(y, x, lpips_model)
+    x, y, mf = np.concatenate(ins), np.concatenate(outs), np.concatenate(means)
+    rows = {"model": image_metrics(y, x, lpips_model, dlib), "mean face": image_metrics(mf, x, lpips_model, dlib),
+            "blurred input": image_metrics(_blur(x), x, lpips_model, dlib)}
+    res = {"n": int(len(x)), "methods": rows, "per_decoder": per_decoder}
+    return res, [_metric_table(f"Reconstruction, held-out SynthFaces renders ({len(x)} faces, {s} px)", rows,
+                               "model", "inputs are fresh expressions of each decoder's person; mean face = "
+                               "per-person pixel mean; blurred input = Gaussian σ 1.5 px at 64 px")]
+
+
+def reconstruction_real(editor, faceset_dir, n: int, lpips_model):
+    """Reconstruct the last ``n`` faces of a real-face FaceSet (dlib identity distance included)."""
+    from ..edit.recipe import Recipe
+    from ..faceset import FaceSet
+
+    fs = FaceSet(faceset_dir)
+    if len(fs) == 0:
+        raise LatentEditError(f"{faceset_dir}: FaceSet is empty")
+    idx = list(range(max(0, len(fs) - n), len(fs)))
+    faces = editor.faces_from_faceset(fs, idx)
+    for f, z in zip(faces, editor.encode_crops([f.crop for f in faces])):
+        f.z = z
+    x = np.stack([f.crop for f in faces])
+    y = np.stack([im for im, _ in editor.render(faces, Recipe())])
+    mf = np.broadcast_to(x.mean(0).round().astype(np.uint8), x.shape)
+    rows = {"model": image_metrics(y, x, lpips_model, True), "mean face": image_metrics(mf, x, lpips_model, True),
+            "blurred input": image_metrics(_blur(x), x, lpips_model, True)}
+    return ({"n": len(x), "faceset": str(faceset_dir), "methods": rows},
+            [_metric_table(f"Reconstruction, real faces ({len(x)} from {Path(faceset_dir).name})", rows, "model",
+                           "last N records of the FaceSet; dlib distance < 0.6 ≈ same person")])
+
+
+# -- 2. swap against ground truth -----------------------------------------------------------------------
+
+def _oracle_error(oracle, images: np.ndarray, truth: dict[str, np.ndarray], names: Sequence[str]) -> dict[str, float]:
+    pred = oracle.predict(images)
+    return {a: float(np.mean(np.abs(pred[a] - truth[a])) / oracle.std(a)) for a in names}
+
+
+def swap_synth(editor, people: dict, n: int, seed: int, lpips_model, oracle):
+    """Swap A→B and B→A on fresh renders; compare with ``render(B identity, A expression)``."""
+    from ..synth.params import IDENTITY_ATTRIBUTES
+
+    named = [(k, p) for k, p in people.items() if p is not None][:2]
+    if len(named) < 2:
+        return None
+    s = editor.resolution
+    rows: dict[str, list] = {"model swap": [], "source unchanged": [], "target mean face": []}
+    expr_err: dict[str, list] = {"model swap": [], "ground truth (oracle floor)": [], "source unchanged": []}
+    id_err: dict[str, list] = {"model swap": [], "ground truth (oracle floor)": [], "source unchanged": []}
+    for k, ((na, pa), (nb, pb)) in enumerate([(named[0], named[1]), (named[1], named[0])]):
+        rng = np.random.default_rng([seed, k])
+        exprs = _exprs(n, rng)
+        src, _ = _render(pa, exprs, s, rng)
+        gt, _ = _render(pb, exprs, s, rng)
+        sw = _decode(editor, src, nb)
+        mf = np.broadcast_to(gt.mean(0).round().astype(np.uint8), gt.shape)
+        for key, im in (("model swap", sw), ("source unchanged", src), ("target mean face", mf)):
+            rows[key].append((image_metrics(im, gt, lpips_model), len(gt)))
+        if oracle is not None:
+            e_names = [a for a in SWAP_EXPRESSION if a in oracle.attributes]
+            i_names = [a for a in IDENTITY_ATTRIBUTES if a in oracle.attributes]
+            truth_e = {a: np.array([getattr(e, a) for e in exprs]) for a in e_names}
+            truth_i = {a: np.full(n, getattr(pb, a)) for a in i_names}
+            for key, im in (("model swap", sw), ("ground truth (oracle floor)", gt), ("source unchanged", src)):
+                expr_err[key].append(_oracle_error(oracle, im, truth_e, e_names))
+                id_err[key].append(_oracle_error(oracle, im, truth_i, i_names))
+    pooled = {k: {m: float(np.average([r[m] for r, _ in v], weights=[w for _, w in v])) for m in v[0][0]}
+              for k, v in rows.items()}
+    res: dict[str, Any] = {"n": 2 * n, "directions": [f"{named[0][0]}→{named[1][0]}", f"{named[1][0]}→{named[0][0]}"],
+                           "methods": pooled}
+    tables = [_metric_table(f"Swap vs ground truth render(B identity, A expression) ({2 * n} swaps, both "
+                            "directions)", pooled, "model swap", "source unchanged = no swap at all; target mean "
+                            "face = pixel mean of B's ground-truth renders")]
+    if oracle is not None:
+        def avg(lst):
+            return {a: float(np.mean([d[a] for d in lst])) for a in lst[0]}
+
+        e = {k: avg(v) for k, v in expr_err.items()}
+        i = {k: avg(v) for k, v in id_err.items()}
+        res["expression_error"] = e
+        res["identity_error"] = i
+        cols = ["compared with the truth", "expression MAE (std)", "identity MAE (std)"] + list(e["model swap"])
+        trows = [[k, float(np.mean(list(e[k].values()))), float(np.mean(list(i[k].values())))] + list(e[k].values())
+                 for k in e]
+        tables.append({"title": "Swap: oracle-read expression (A's, should be kept) and identity (B's, should be "
+                                "taken) errors, mean |Δ|/std", "columns": cols, "rows": trows,
+                       "note": "the oracle's error on the ground-truth render is its floor; the unchanged source "
+                               "has the right expression but A's identity"})
+    return res, tables
+
+
+# -- 3. swap on a real pair --------------------------------------------------------------------------------
+
+def _frames(folder: Path, n: int) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not files:
+        raise LatentEditError(f"{folder}: no .jpg/.png frames")
+    idx = np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int)
+    return [files[i] for i in idx]
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return math.nan
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def swap_real(editor, swap_dir, identities: str | None, n: int, notes: list[str]):
+    """Swap real frames A→B and B→A; dlib identity distances and landmark-score correlations."""
+    from ..faces import identity_distance
+    from ..metrics import measure_faces
+
+    root = Path(swap_dir)
+    dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name != "videos") if root.is_dir() else []
+    if len(dirs) < 2:
+        raise LatentEditError(f"--swap-pair {swap_dir}: expected two sub-folders of frames (A_*, B_*)")
+    decs = identities.split(",") if identities else [i for i in editor.identities if i != "generic"][:2]
+    if len(decs) != 2 or any(d not in editor.identities for d in decs):
+        notes.append(f"real-face swap skipped: decoders {decs} not all in the model ({', '.join(editor.identities)}); "
+                     "it needs a model trained on the pair (--swap-identities A,B)")
+        return None
+    crops = []
+    for d in dirs[:2]:
+        faces = []
+        for f in _frames(d, n):
+            try:
+                faces.append(editor.prepare_faces(str(f), all_faces=False)[0].crop)
+            except LatentEditError:
+                continue
+        if len(faces) < 3:
+            raise LatentEditError(f"{d}: faces found in only {len(faces)} frames")
+        crops.append(np.stack(faces))
+    meas = [measure_faces(c) for c in crops]
+    rows, res = [], {}
+    shuffle = np.random.default_rng(0)
+    for k, (src_i, dst_i) in enumerate(((0, 1), (1, 0))):
+        sw = _decode(editor, crops[src_i], decs[dst_i])
+        ms = measure_faces(sw)
+        ref = meas[dst_i].descriptors
+        ref_mean = ref.mean(0)
+        own = meas[dst_i].descriptors
+        loo = (ref.sum(0)[None] - own) / max(1, len(own) - 1)  # leave-one-out mean for the same-person floor
+        r = {"to_target": float(np.mean(identity_distance(ms.descriptors, ref_mean))),
+             "to_source_same_frame": float(np.mean(identity_distance(ms.descriptors, meas[src_i].descriptors))),
+             "source_to_target (different people)": float(np.mean(identity_distance(meas[src_i].descriptors, ref_mean))),
+             "target_to_target (same person)": float(np.mean(identity_distance(own, loo)))}
+        perm = shuffle.permutation(len(sw))
+        for sc in ("mouth_open_score", "eye_open_score", "smile_score"):
+            r[f"corr_{sc}"] = _corr(meas[src_i].scores[sc], ms.scores[sc])
+            r[f"corr_{sc}_shuffled"] = _corr(meas[src_i].scores[sc], ms.scores[sc][perm])
+        name = f"{dirs[src_i].name}→{decs[dst_i]}"
+        res[name] = r
+        rows.append([name, len(sw), r["to_target"], r["to_source_same_frame"], r["source_to_target (different people)"],
+                     r["target_to_target (same person)"], r["corr_mouth_open_score"], r["corr_mouth_open_score_shuffled"],
+                     r["corr_eye_open_score"], r["corr_eye_open_score_shuffled"]])
+    cols = ["swap", "frames", "id dist to B ↓", "id dist to A (same frame) ↑", "baseline: A to B", "baseline: B to B",
+            "mouth corr", "mouth corr (shuffled)", "eye corr", "eye corr (shuffled)"]
+    return res, [{"title": f"Swap on real frames ({root.name})", "columns": cols, "rows": rows,
+                  "note": "dlib descriptor distances (< 0.6 ≈ same person); expression = Pearson correlation of "
+                          "landmark scores between source and swapped frames, vs frame-shuffled pairs"}]
+
+
+# -- 4. edit quality -------------------------------------------------------------------------------------
+
+def _heldout_faceset(root: Path, people: dict, n: int, size: int, seed: int):
+    """A FaceSet of fresh renders (identity = decoder name) with ground-truth attributes."""
+    from ..faceset import FaceRecord, FaceSetWriter
+    from ..synth.params import ExpressionParams, IdentityParams
+    from ..synth.render import render
+
+    rng = np.random.default_rng(seed)
+    named = list(people.items())
+    with FaceSetWriter(root) as w:
+        for j in range(n):
+            name, person = named[j % len(named)]
+            res = render(person if person is not None else IdentityParams.sample(rng), ExpressionParams.sample(rng),
+                         size)
+            attrs = {k: float(v) for k, v in res.attributes.items()}
+            w.add(res.image, FaceRecord(image=w.next_name(), identity=name, size=size, landmarks=res.landmarks,
+                                        attributes=attrs, attribute_sources={k: "ground_truth" for k in attrs}))
+    return w.faceset()
+
+
+def edit_quality(editor, people: dict, oracle, oracle_dir, attributes, n: int, alpha: float, margin: float,
+                 seed: int, notes: list[str]):
+    """Edit report at ±alpha for each boundary the oracle reads, plus a random-direction baseline."""
+    from ..edit.editor import Editor
+    from ..edit.report import edit_report
+    from ..latent import Boundary
+
+    known = [a for a in editor.attributes if a in oracle.attributes]
+    attrs = list(attributes) if attributes else known
+    skipped = sorted(set(editor.attributes) - set(known))
+    if skipped:
+        notes.append(f"edit quality: boundaries the SynthFaces oracle cannot read were skipped: {', '.join(skipped)}")
+    if not attrs:
+        notes.append("edit quality skipped: the model has no boundary the oracle can read")
+        return None
+    model = editor.model
+    stds = [b.std for b in editor.boundaries.values()]
+    rng = np.random.default_rng(seed)
+    rand = Boundary(attribute="random_direction", normal=rng.standard_normal(int(model.config.latent_dim)),
+                    std=float(np.median(stds)), model_id=str(model.model_id), method="random")
+    ed = Editor(model, {**editor.boundaries, "random_direction": rand})
+    kw = dict(alphas=[-alpha, alpha], n=n, margin=margin, oracle="synth", oracle_dir=oracle_dir, progress=False)
+    with tempfile.TemporaryDirectory(prefix="latentedit-quality-") as tmp:
+        fs = _heldout_faceset(Path(tmp) / "faces", people, n, editor.resolution, seed)
+        base = edit_report(ed, None, fs, "random_direction", oracle_attribute=oracle.attributes[0], **kw)
+        reports = {a: edit_report(ed, None, fs, a, **kw) for a in attrs}
+
+    def random_abs(name: str) -> float:  # mean |Δ|/std of `name` under the random direction, at ±alpha
+        vals = base.target_abs_delta_norm if name == base.oracle_attribute else base.leakage[name]
+        return float(np.mean([vals[0], vals[2]]))
+
+    rows, res = [], {}
+    for a, rep in reports.items():
+        lo, hi = 0, 2  # alphas [-alpha, 0, +alpha]
+        leak = {k: float(np.mean([v[lo], v[hi]])) for k, v in rep.leakage.items()}
+        worst = max(leak, key=leak.get)
+        moved = float(np.mean([rep.target_abs_delta_norm[lo], rep.target_abs_delta_norm[hi]]))
+        r = {"val_accuracy": editor.boundaries[a].val_accuracy,
+             "success_rate": float(np.mean([rep.success_rate[lo], rep.success_rate[hi]])),
+             "target_delta_minus": rep.target_delta_norm[lo], "target_delta_plus": rep.target_delta_norm[hi],
+             "target_abs_delta": moved, "random_direction_abs_delta": random_abs(a),
+             "selectivity_vs_random": moved / max(random_abs(a), 1e-9),
+             "mean_leakage": float(np.mean(list(leak.values()))), "max_leakage": leak[worst], "max_leakage_attr": worst,
+             "identity_drift": {k: float(np.mean([v[lo], v[hi]])) for k, v in rep.identity_drift.items()}}
+        res[a] = r
+        rows.append([a, r["val_accuracy"], r["success_rate"], r["target_delta_minus"], r["target_delta_plus"],
+                     r["selectivity_vs_random"], r["mean_leakage"], f"{worst} {leak[worst]:.2f}",
+                     r["identity_drift"].get("identity_attributes"), r["identity_drift"]["pixel_rmse_to_alpha0"]])
+    bl = {k: float(np.mean([v[0], v[2]])) for k, v in base.leakage.items()}
+    res["random_direction"] = {"mean_abs_delta": float(np.mean(list(bl.values()))),
+                               "identity_drift": {k: float(np.mean([v[0], v[2]])) for k, v in base.identity_drift.items()}}
+    rows.append(["(random direction)", None, None, None, None, 1.0, res["random_direction"]["mean_abs_delta"], "",
+                 res["random_direction"]["identity_drift"].get("identity_attributes"),
+                 res["random_direction"]["identity_drift"]["pixel_rmse_to_alpha0"]])
+    cols = ["attribute", "boundary val acc", "success", f"target Δ @−{alpha:g} (std)", f"target Δ @+{alpha:g} (std)",
+            "|Δ| ÷ random dir", "mean leakage", "worst leakage", "identity-attr drift", "pixel RMSE to α=0"]
+    return ({"alpha": alpha, "n": n, "margin": margin, "attributes": res},
+            [{"title": f"Edit quality at alpha ±{alpha:g} ({n} held-out renders, SynthFaces oracle)", "columns": cols,
+              "rows": rows, "note": f"success = share of faces whose target moves the intended way by ≥ {margin:g} "
+                                    "std; leakage/drift = mean |Δ|/std of other / identity attributes; random dir = "
+                                    "a random latent direction with the median boundary std"}])
+
+
+# -- 5. speed summary --------------------------------------------------------------------------------------
+
+def speed_summary(bench_dir):
+    """Headline of every speed benchmark JSON in ``bench_dir`` (``<name>_cpu.json``)."""
+    from .markdown import fmt, hardware_line
+
+    bench_dir = Path(bench_dir)
+    rows, res = [], {}
+    for name in SPEED_BENCHMARKS:
+        f = bench_dir / f"{name}_cpu.json"
+        if not f.is_file():
+            rows.append([name, "not measured yet", "", ""])
+            res[name] = None
+            continue
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            rows.append([name, f"unreadable ({exc.__class__.__name__})", "", ""])
+            continue
+        first = data.get("results")
+        if isinstance(first, list) and first:
+            first = first[0]
+        head = data.get("headline") or first
+        rows.append([name, fmt(head)[:160], fmt(data.get("baseline"))[:80], hardware_line(data.get("machine"))[10:70]])
+        res[name] = {"file": f.name, "headline": head}
+    return res, [{"title": "Speed summary (docs/bench/*_cpu.json; full tables in BENCHMARKS.md)",
+                  "columns": ["benchmark", "headline (first result row)", "baseline", "hardware"], "rows": rows,
+                  "note": "ratios are against each benchmark's own baseline in the same run"}]
