@@ -133,6 +133,8 @@ def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> n
 
 def _weighted_moments(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean (3,) and covariance (3, 3) of the rows of ``x`` (N, 3)."""
+    keep = w > 0  # masks are often mostly zero: skip those rows
+    x, w = x[keep], w[keep]
     wsum = w.sum()
     mu = (w[:, None] * x).sum(0) / wsum
     d = x - mu
