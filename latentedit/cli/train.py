@@ -1,13 +1,111 @@
-"""`latentedit train` (not implemented yet; its issue fills it in)."""
+"""``latentedit train``: train the swap autoencoder on FaceSets.
+
+Every option's default comes from :class:`latentedit.train.TrainConfig` (defined once there).
+Multi-GPU: ``torchrun --nproc_per_node N -m latentedit.cli.main train ...``.
+"""
 from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
 
 from ..errors import LatentEditError
 
+#: Options not exposed as plain ``--flag VALUE`` pairs (handled explicitly below).
+_SPECIAL = {"data", "generic", "out", "size", "flip", "compile", "resume", "dry_run", "progress",
+            "tensorboard"}
 
-def add_parser(sub):
-    p = sub.add_parser("train", help="(train: not implemented yet)")
+_HELP = {
+    "steps": "total optimiser steps (a resumed run continues up to this)",
+    "batch": "images per identity per step (global; split across torchrun processes)",
+    "gan_power": "patch-GAN weight, 0 = off (like DeepFaceLab's gan_power)",
+    "gan_start": "step at which the GAN phase starts",
+    "latent_disc": "latent-discriminator weight on the encoder, 0 = off",
+    "latent_disc_mode": "prior: codes vs N(0, I) (keeps linear edits in-domain); identity: A vs B codes",
+    "lpips": "LPIPS loss weight, 0 = off (needs the local LPIPS weights)",
+    "eyes_mouth": "extra loss weight inside the eyes and mouth masks",
+    "background": "loss weight outside the face mask (1 = unmasked)",
+    "warp": "random-warp strength of the inputs (0 = off)",
+    "threads": "CPU threads (default: the core count)",
+    "device": "auto | cpu | cuda | cuda:N",
+    "amp": "auto (bf16 on CUDA) | bf16 | off",
+    "channels_last": "auto (on for CUDA) | on | off",
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register ``latentedit train``."""
+    from ..train.config import TrainConfig
+
+    p = sub.add_parser(
+        "train", help="train the swap autoencoder (shared encoder, one decoder per identity)",
+        description="Train the swap autoencoder on FaceSets. Writes RUN/config.json, checkpoints, "
+                    "metrics.jsonl, preview PNGs and the latest model as RUN/model (a MODEL folder). "
+                    "Under torchrun the same command trains with DistributedDataParallel.")
+    defaults = TrainConfig()
+    p.add_argument("--data", action="append", required=True, metavar="NAME=DIR[@LABEL]",
+                   help="decoder NAME trained on FaceSet DIR (optionally only identity LABEL of it); repeat")
+    p.add_argument("--generic", metavar="DIR[@LABEL]", default=defaults.generic,
+                   help="many-identity FaceSet for an extra 'generic' decoder")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder (must be new unless --resume)")
+    p.add_argument("--size", type=int, default=defaults.size, choices=(64, 128, 256), help="model resolution")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in _SPECIAL:
+            continue
+        default = getattr(defaults, f.name)
+        kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}.get(str(f.type), None)
+        if isinstance(default, bool) or kind is None:
+            continue
+        p.add_argument(_flag(f.name), type=kind, default=default,
+                       help=_HELP.get(f.name, f.name.replace("_", " ")) + f" (default: {default})")
+    p.add_argument("--no-flip", dest="flip", action="store_false", help="no random horizontal flips")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                   help="do not write TensorBoard logs even if TensorBoard is installed")
+    p.add_argument("--resume", action="store_true", help="continue RUN from its newest checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="check data and options, print the plan, write nothing")
+    p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
     return p
 
 
-def run(args) -> int:
-    raise LatentEditError("'train' is not implemented yet")
+def config_from_args(args: argparse.Namespace):
+    """Build a :class:`~latentedit.train.TrainConfig` from parsed arguments.
+
+    Raises:
+        LatentEditError: for a malformed or repeated ``--data``.
+    """
+    from ..train.config import TrainConfig
+    from ..train.data import parse_data_spec
+
+    data: dict[str, str] = {}
+    for spec in args.data:
+        name, directory, label = parse_data_spec(spec)
+        if name in data:
+            raise LatentEditError(f"--data {spec!r}: decoder {name!r} given twice")
+        data[name] = f"{directory}@{label}" if label else directory
+    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+          if f.name != "data" and hasattr(args, f.name)}
+    return TrainConfig(data=data, **kw)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``latentedit train``; prints a JSON summary. Returns 0."""
+    from ..train import train
+
+    cfg = config_from_args(args)
+    summary = train(cfg)
+    if summary.get("dry_run"):
+        c = summary["config"]
+        print(f"dry run: {c['device']}, model {c['model']['resolution']} px, decoders "
+              f"{', '.join(c['model']['identities'])}, data {c['data_sizes']}, params {summary['params']}")
+        print(json.dumps(c, indent=2))
+        return 0
+    losses = {k: round(v, 5) for k, v in summary["losses"].items()}
+    print(json.dumps(dict(summary, losses=losses), indent=2))
+    if summary.get("interrupted"):
+        print(f"interrupted at step {summary['step']}; continue with --resume")
+    return 0

@@ -216,10 +216,10 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
         ModelFormatError: if ``path`` is neither.
     """
     path = Path(path)
+    if (path / RUN_MODEL_DIR / CONFIG_NAME).is_file():  # a run folder (its own config.json is the run's)
+        return path / RUN_MODEL_DIR
     if (path / CONFIG_NAME).is_file():
         return path
-    if (path / RUN_MODEL_DIR / CONFIG_NAME).is_file():
-        return path / RUN_MODEL_DIR
     if not path.exists():
         raise ModelFormatError(f"{path}: no such model folder")
     raise ModelFormatError(f"{path}: not a model folder (no {CONFIG_NAME}) nor a training run "

@@ -234,7 +234,7 @@ class Trainer:
             images = torch.cat([real, fake])
         if lat:
             zr, zf = self._latent_pair(outs, step)
-            codes = torch.cat([zr, zf.detach()])
+            codes = torch.cat([zr.detach(), zf.detach()])
         with self._autocast():
             p_logits, l_logits = self.disc_fwd(images, codes)
         loss = torch.zeros((), device=self.device)
