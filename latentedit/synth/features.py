@@ -20,17 +20,17 @@ _TEETH = np.array([0.92, 0.9, 0.84], np.float32)
 def draw_nose(cv: _Canvas, geo: FaceGeometry, skin: np.ndarray, px: float) -> None:
     """Nostrils and the alar creases around landmarks 31–35."""
     lm, ew = geo.landmarks, geo.eye_w
+    nostrils, creases = [], []
     for a, b, sgn in ((31, 32, 1), (35, 34, -1)):
         c = 0.55 * lm[b] + 0.45 * lm[a] + [0, -0.1 * ew]
         dx, dy = lm[b] - lm[a]
-        ang = math.degrees(math.atan2(dy, dx))
-        m = cv.blur(cv.poly(_ellipse_pts(c, 0.24 * ew, 0.11 * ew, ang)), 0.7 * px)
-        cv.over(m * 0.75, skin * 0.3)
-        crease = _spline(np.array([lm[a] + [sgn * 0.05 * ew, 0.05 * ew], lm[a] + [-sgn * 0.05 * ew, -0.35 * ew],
-                                   lm[a] + [sgn * 0.25 * ew, -0.6 * ew]]), closed=False, k=4)
-        cv.over(cv.blur(cv.line(crease, 1.1 * px), 0.6 * px) * 0.35, skin * 0.45)
+        nostrils.append(_ellipse_pts(c, 0.24 * ew, 0.11 * ew, math.degrees(math.atan2(dy, dx))))
+        creases.append(_spline(np.array([lm[a] + [sgn * 0.05 * ew, 0.05 * ew], lm[a] + [-sgn * 0.05 * ew, -0.35 * ew],
+                                         lm[a] + [sgn * 0.25 * ew, -0.6 * ew]]), closed=False, k=4))
+    cv.over(cv.blur(cv.poly(*nostrils), 0.7 * px) * 0.75, skin * 0.3)
+    cv.over(cv.blur(cv.line(creases, 1.1 * px), 0.6 * px) * 0.35, skin * 0.45)
     base = _spline(lm[31:36], closed=False, k=4)
-    cv.over(cv.blur(cv.line(base, 0.9 * px), 0.5 * px) * 0.25, skin * 0.5)
+    cv.over(cv.blur(cv.line([base], 0.9 * px), 0.5 * px) * 0.25, skin * 0.5)
 
 
 def draw_mouth(cv: _Canvas, geo: FaceGeometry, skin: np.ndarray, expr: ExpressionParams, px: float) -> None:
@@ -64,46 +64,40 @@ def draw_mouth(cv: _Canvas, geo: FaceGeometry, skin: np.ndarray, expr: Expressio
     line = cv.blur(cv.line(_spline(lm[60:65], closed=False, k=5), 1.0 * px), 0.4 * px)
     cv.over(line * 0.6, lip_col * 0.35)
     # mouth corners: small shadows
-    for i in (48, 54):
-        cv.over(cv.blur(cv.poly(_ellipse_pts(lm[i], 1.2 * px, 1.0 * px)), 0.8 * px) * 0.4, skin * 0.4)
+    corners = cv.poly(*[_ellipse_pts(lm[i], 1.2 * px, 1.0 * px) for i in (48, 54)])
+    cv.over(cv.blur(corners, 0.8 * px) * 0.4, skin * 0.4)
 
 
 def draw_eyes(cv: _Canvas, ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry, skin: np.ndarray,
               L: np.ndarray, px: float) -> None:
-    """Sclera, iris, pupil, catch-light, lash line and lid crease for eyes 36–41 and 42–47."""
+    """Sclera, iris, pupil, catch-light, lash line and lid crease for eyes 36–41 and 42–47 (both at once)."""
     lm, ew = geo.landmarks, geo.eye_w
     iris_col = _ramp(_EYE, ident.eye_hue)
-    for (ic, ir), base in zip(geo.irises, (36, 42)):
-        pts = lm[base:base + 6]
-        contour = _spline(pts, closed=True, k=6)
-        eye = cv.poly(contour)
-        up_curve = _spline(pts[[0, 1, 2, 3]], closed=False, k=6)
-        # lid crease and upper-lid shadow (visible even when the eye is closed)
-        crease = up_curve + [0, -0.32 * ew]
-        crease[:, 1] -= 0.08 * ew * np.sin(np.linspace(0, math.pi, len(crease)))
-        cv.over(cv.blur(cv.line(crease, 1.0 * px), 0.8 * px) * 0.35, skin * 0.55)
-        if eye.max() > 0:
-            sclera = _SCLERA * (0.85 + 0.1 * L[2])
-            cv.over(eye, sclera)
-            iris = cv.poly(_ellipse_pts(ic, ir, ir)) * eye
-            rim = cv.poly(_ellipse_pts(ic, ir * 0.78, ir * 0.78))
-            cv.over(iris, iris_col * 0.6)
-            cv.over(rim * eye, iris_col)
-            pupil = cv.poly(_ellipse_pts(ic, ir * 0.4, ir * 0.4)) * eye
-            cv.over(pupil, np.array([0.03, 0.03, 0.04], np.float32))
-            hl_c = ic + np.array([0.45 * np.sign(L[0]) if abs(L[0]) > 0.1 else 0.2, -0.45]) * ir
-            hl = cv.blur(cv.poly(_ellipse_pts(hl_c, ir * 0.16, ir * 0.16)), 0.3 * px) * eye
-            cv.over(hl * 0.9, np.array([1.0, 1.0, 1.0], np.float32))
-            # the upper lid shades the top of the eyeball
-            lid_sh = np.clip(eye - cv.shift(eye, 0, 0.14 * ew), 0, 1)
-            cv.over(cv.blur(lid_sh, 0.6 * px) * 0.3, skin * 0.35)
-            corner = cv.blur(cv.poly(_ellipse_pts(pts[0], 0.3 * ew, 0.25 * ew), _ellipse_pts(
-                pts[3], 0.25 * ew, 0.25 * ew)), 0.8 * px) * eye
-            cv.over(corner * 0.35, skin * 0.5)
-        # lash line along the upper lid, thicker at the outer corner; thin lower lid line
-        cv.over(cv.blur(cv.line(up_curve, 1.25 * px), 0.35 * px) * 0.9, np.array([0.08, 0.06, 0.06], np.float32))
-        low_curve = _spline(pts[[3, 4, 5, 0]], closed=False, k=6)
-        cv.over(cv.blur(cv.line(low_curve, 0.8 * px), 0.35 * px) * 0.4, skin * 0.45)
+    eyes = [lm[36:42], lm[42:48]]
+    ups = [_spline(p[[0, 1, 2, 3]], closed=False, k=6) for p in eyes]
+    lows = [_spline(p[[3, 4, 5, 0]], closed=False, k=6) for p in eyes]
+    # lid crease (visible even when the eye is closed)
+    bulge = 0.08 * ew * np.sin(np.linspace(0, math.pi, len(ups[0])))[:, None] * np.array([0.0, 1.0])
+    creases = [u + [0, -0.32 * ew] - bulge for u in ups]
+    cv.over(cv.blur(cv.line(creases, 1.0 * px), 0.8 * px) * 0.35, skin * 0.55)
+    eye = cv.poly(*[np.concatenate([u[:-1], lo[:-1]]) for u, lo in zip(ups, lows)])
+    if eye.max() > 0:
+        cv.over(eye, _SCLERA * (0.85 + 0.1 * L[2]))
+        circles = lambda f: [_ellipse_pts(ic, ir * f, ir * f) for ic, ir in geo.irises]  # noqa: E731
+        cv.over(cv.poly(*circles(1.0)) * eye, iris_col * 0.6)
+        cv.over(cv.poly(*circles(0.78)) * eye, iris_col)  # darker limbal ring outside 0.78 r
+        cv.over(cv.poly(*circles(0.4)) * eye, np.array([0.03, 0.03, 0.04], np.float32))
+        off = np.array([0.45 * np.sign(L[0]) if abs(L[0]) > 0.1 else 0.2, -0.45])
+        hl = cv.poly(*[_ellipse_pts(ic + off * ir, ir * 0.16, ir * 0.16) for ic, ir in geo.irises])
+        cv.over(cv.blur(hl, 0.3 * px) * eye * 0.9, np.array([1.0, 1.0, 1.0], np.float32))
+        # the upper lid shades the top of the eyeball; the corners are a little darker
+        lid_sh = np.clip(eye - cv.shift(eye, 0, 0.14 * ew), 0, 1)
+        cv.over(cv.blur(lid_sh, 0.6 * px) * 0.3, skin * 0.35)
+        corner = cv.poly(*[_ellipse_pts(p[i], r * ew, 0.25 * ew) for p in eyes for i, r in ((0, 0.3), (3, 0.25))])
+        cv.over(cv.blur(corner, 0.8 * px) * eye * 0.35, skin * 0.5)
+    # lash line along the upper lid; thin lower lid line
+    cv.over(cv.blur(cv.line(ups, 1.25 * px), 0.35 * px) * 0.9, np.array([0.08, 0.06, 0.06], np.float32))
+    cv.over(cv.blur(cv.line(lows, 0.8 * px), 0.35 * px) * 0.4, skin * 0.45)
 
 
 def draw_brows(cv: _Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col: np.ndarray, px: float,

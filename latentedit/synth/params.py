@@ -6,7 +6,7 @@ Every parameter is a float so that it can be stored as a FaceSet attribute with 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Mapping
 
 import numpy as np
@@ -92,7 +92,7 @@ class IdentityParams:
 
     def to_attributes(self) -> dict[str, float]:
         """Return ``{name: float}`` for every field (the FaceSet attribute names)."""
-        return {k: float(v) for k, v in asdict(self).items()}
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_attributes(cls, attributes: Mapping[str, float]) -> "IdentityParams":
@@ -172,7 +172,7 @@ class ExpressionParams:
 
     def to_attributes(self) -> dict[str, float]:
         """Return ``{name: float}`` for every field (the FaceSet attribute names)."""
-        return {k: float(v) for k, v in asdict(self).items()}
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_attributes(cls, attributes: Mapping[str, float]) -> "ExpressionParams":

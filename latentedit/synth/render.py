@@ -91,13 +91,13 @@ def _ellipse_pts(center, rx: float, ry: float, angle_deg: float = 0.0, n: int = 
 
 def _bbox(a: np.ndarray, pad: int) -> tuple[slice, slice] | None:
     """Slices of the nonzero part of ``a`` grown by ``pad`` pixels, or None if ``a`` is all zero."""
-    rows = np.flatnonzero(a.any(axis=1))
-    if rows.size == 0:
+    import cv2
+
+    x, y, w, h = cv2.boundingRect((a != 0).view(np.uint8))
+    if w == 0 or h == 0:
         return None
-    cols = np.flatnonzero(a.any(axis=0))
-    h, w = a.shape[:2]
-    return (slice(max(0, rows[0] - pad), min(h, rows[-1] + pad + 1)),
-            slice(max(0, cols[0] - pad), min(w, cols[-1] + pad + 1)))
+    H, W = a.shape[:2]
+    return slice(max(0, y - pad), min(H, y + h + pad)), slice(max(0, x - pad), min(W, x + w + pad))
 
 
 class _Canvas:
@@ -118,13 +118,16 @@ class _Canvas:
             self.cv2.fillPoly(m, ints, int(255 * value), lineType=self.cv2.LINE_AA, shift=_SHIFT)
         return m.astype(np.float32) * (1.0 / 255.0)
 
-    def line(self, pts: np.ndarray, width: float, closed: bool = False) -> np.ndarray:
-        """Anti-aliased polyline of ``width`` pixels → float32 mask (thin lines fade, not vanish)."""
+    def line(self, pts, width: float, closed: bool = False) -> np.ndarray:
+        """Anti-aliased polyline(s) of ``width`` pixels → float32 mask (thin lines fade, not vanish).
+
+        ``pts`` is one N×2 array or a list of them."""
         m = np.zeros((self.size, self.size), np.uint8)
         w = max(1, int(round(width)))
         val = int(255 * min(1.0, width / w))
-        self.cv2.polylines(m, [np.round(np.asarray(pts) * (1 << _SHIFT)).astype(np.int32)], closed, val,
-                           thickness=w, lineType=self.cv2.LINE_AA, shift=_SHIFT)
+        lines = [pts] if isinstance(pts, np.ndarray) else list(pts)
+        self.cv2.polylines(m, [np.round(np.asarray(p) * (1 << _SHIFT)).astype(np.int32) for p in lines], closed,
+                           val, thickness=w, lineType=self.cv2.LINE_AA, shift=_SHIFT)
         return m.astype(np.float32) * (1.0 / 255.0)
 
     def blur(self, a: np.ndarray, sigma: float) -> np.ndarray:
