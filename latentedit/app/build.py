@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import gradio as gr
 
@@ -33,6 +33,7 @@ DEFAULT_CONCURRENCY = 2
 CSS = """
 .le-hold {min-width: 70px !important; max-width: 90px;}
 #le-status {font-size: 0.9em;}
+#le-before img, #le-after img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}
 """
 
 
@@ -314,7 +315,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
 
 def launch(editor, host: str = "127.0.0.1", port: int | None = 7860, concurrency: int = DEFAULT_CONCURRENCY,
            max_file_size: str | int = "20mb", queue_size: int = 64, limits: cb.AppLimits | None = None,
-           prevent_thread_lock: bool = False, quiet: bool = False) -> Any:
+           prevent_thread_lock: bool = False, quiet: bool = False, work_dir: str | None = None) -> gr.Blocks:
     """Build and serve the app (never with a public share link).
 
     Args:
@@ -327,12 +328,15 @@ def launch(editor, host: str = "127.0.0.1", port: int | None = 7860, concurrency
         limits: per-request limits.
         prevent_thread_lock: return instead of blocking (tests, benchmarks).
         quiet: do not print the URL banner.
+        work_dir: where downloads and batch outputs go (default: a new temp folder).
 
     Returns:
-        What ``gr.Blocks.launch`` returns (``(app, local_url, share_url)``) when not blocking.
+        The running ``gr.Blocks`` (``.local_url`` is its address; ``.close()`` stops it). With
+        ``prevent_thread_lock=False`` this returns only after the server stops.
     """
-    demo = build_app(editor, limits=limits, concurrency=concurrency)
+    demo = build_app(editor, limits=limits, concurrency=concurrency, work_dir=work_dir)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
-    return demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_file_size,
+    demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_file_size,
                        prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False,
                        state_session_capacity=256, css=CSS, footer_links=["api"])
+    return demo
