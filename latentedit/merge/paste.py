@@ -191,16 +191,15 @@ def paste_back(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, mask: np
         raise ValueError(f"blend: unknown mode {blend!r}; expected one of {', '.join(BLEND_MODES)}")
 
     soft = crop_mask(size, mask, erode, feather)
+    out = frame.copy()
+    roi = _roi(cv2.invertAffineTransform(a), size, frame.shape[:2])
+    if roi is None:  # the crop lies entirely outside the frame
+        return out
     if color != "none":
         original = warp_to_crop(frame, a, size).astype(np.float32) / 255.0
         stats_mask = erode_mask(np.ones((size, size), np.float32) if mask is None else _as_mask(mask), erode)
         face_f = color_transfer(face_f, original, color, stats_mask, stats_mask, seed=seed)
 
-    inv = cv2.invertAffineTransform(a)
-    roi = _roi(inv, size, frame.shape[:2])
-    out = frame.copy()
-    if roi is None:
-        return out
     x0, y0, x1, y1 = roi
     # Warp only into the crop's footprint: same matrix with the ROI's origin folded into it.
     a_roi = a.copy()
