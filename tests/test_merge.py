@@ -236,3 +236,14 @@ def test_paste_back_rejects_bad_inputs_with_clear_messages(astronaut):
         paste_back(astronaut, face, ok, blend="poisson")
     with pytest.raises(ValueError, match="mask is empty"):
         paste_back(astronaut, face, ok, mask=np.zeros((64, 64)), color="rct")
+
+
+def test_importing_merge_is_cheap():
+    """The architecture contract: importing latentedit.merge pulls in neither cv2 nor PyAV."""
+    import subprocess
+    import sys
+
+    code = "import sys, latentedit.merge; print('cv2' in sys.modules, 'av' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert out.stdout.split() == ["False", "False"]
