@@ -240,5 +240,5 @@ def test_cli_synth_in_process(tmp_path, capsys):
 def test_preview_grid_layout():
     g = preview_grid(2, 3, size=64, seed=0)
     assert g.shape == (128, 192, 3) and g.dtype == np.uint8
-    first = render(identity_params(0, 0), ExpressionParams(), 64).image
+    first = render(identity_params(0, 0), ExpressionParams(background=0.55), 64).image
     np.testing.assert_array_equal(g[:64, :64], first)

@@ -64,6 +64,15 @@ def draw_mouth(cv: _Canvas, geo: FaceGeometry, skin: np.ndarray, expr: Expressio
     line = cv.blur(cv.line(_spline(lm[60:65], closed=False, k=5), 1.0 * px), 0.4 * px)
     cv.over(line * 0.6, lip_col * 0.35)
     # mouth corners: small shadows
+    # smile lines: nasolabial folds from the nose wings down past the mouth corners
+    if expr.smile > 0.1:
+        ew = geo.eye_w
+        folds = []
+        for a, c, sgn in ((31, 48, -1), (35, 54, 1)):
+            start = lm[a] + [sgn * 0.3 * ew, -0.15 * ew]
+            end = lm[c] + [sgn * 0.3 * ew, 0.45 * ew]
+            folds.append(_spline(np.array([start, 0.5 * (start + end) + [sgn * 0.35 * ew, 0], end]), False, k=5))
+        cv.over(cv.blur(cv.line(folds, 1.2 * px), 1.0 * px) * (0.35 * min(1.0, expr.smile)), skin * 0.55)
     corners = cv.poly(*[_ellipse_pts(lm[i], 1.2 * px, 1.0 * px) for i in (48, 54)])
     cv.over(cv.blur(corners, 0.8 * px) * 0.4, skin * 0.4)
 

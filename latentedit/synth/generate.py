@@ -7,6 +7,7 @@ made with ``--identities 10``, image for image.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -181,7 +182,8 @@ def preview_grid(n_identities: int = 6, n_expressions: int = 6, size: int = 128,
     """A grid of faces: rows are identities of ``seed``, columns are expressions.
 
     The columns are :data:`PREVIEW_EXPRESSIONS` (neutral, smile, mouth open, eyes closed, brow
-    raise, head turn, frown, look down), then sampled expressions if more are asked for.
+    raise, head turn, frown, look down), then sampled expressions if more are asked for. Each
+    row has its own background colour.
 
     Args:
         n_identities: rows (≥ 1).
@@ -200,7 +202,8 @@ def preview_grid(n_identities: int = 6, n_expressions: int = 6, size: int = 128,
     exprs = [e for _, e in PREVIEW_EXPRESSIONS[:n_expressions]]
     exprs += [expression_params(seed, 10**6, j) for j in range(n_expressions - len(exprs))]
     idents = [identity_params(seed, i) for i in range(n_identities)]
-    pairs = [(i, e) for i in idents for e in exprs]
+    # one background per row, so that only the expression changes along a row
+    pairs = [(ident, replace(e, background=(0.55 + 0.17 * r) % 1.0)) for r, ident in enumerate(idents) for e in exprs]
     results = render_batch([p[0] for p in pairs], [p[1] for p in pairs], size, masks=False)
     rows = [np.concatenate([r.image for r in results[k * len(exprs):(k + 1) * len(exprs)]], 1)
             for k in range(n_identities)]

@@ -234,7 +234,7 @@ def build_geometry(ident: IdentityParams, expr: ExpressionParams, size: int) -> 
     outline, _ = _project(outline3, rot, size)
 
     # skull silhouette: hull of a projected ellipsoid (hair volume added per style)
-    th, ph = np.meshgrid(np.linspace(0, math.pi, 10), np.linspace(0, 2 * math.pi, 24, endpoint=False))
+    th, ph = np.meshgrid(np.linspace(0, math.pi, 16), np.linspace(0, 2 * math.pi, 48, endpoint=False))
     sk3 = np.stack([r_sk[0] * np.sin(th) * np.cos(ph), c_sk[1] + r_sk[1] * np.cos(th),
                     c_sk[2] + r_sk[2] * np.sin(th) * np.sin(ph)], -1).reshape(-1, 3)
     sk2, _ = _project(sk3, rot, size)

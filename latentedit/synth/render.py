@@ -373,7 +373,7 @@ def _hair_texture(cv: _Canvas, rng: np.random.Generator) -> np.ndarray:
 
 def _skin_texture(cv: _Canvas, id_rng: np.random.Generator, im_rng: np.random.Generator, px: float) -> np.ndarray:
     S = cv.size
-    pores = cv.blur(id_rng.standard_normal((S, S), dtype=np.float32), 0.6 * px) * 0.035
+    pores = cv.blur(id_rng.standard_normal((S, S), dtype=np.float32), 0.6 * px) * (0.035 * min(1.0, px) ** 0.5)
     blotch = cv.cv2.resize(id_rng.random((9, 9)).astype(np.float32) - 0.5, (S, S),
                            interpolation=cv.cv2.INTER_CUBIC) * 0.08
     return pores + blotch
