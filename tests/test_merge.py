@@ -242,8 +242,9 @@ def test_importing_merge_is_cheap():
     """The architecture contract: importing latentedit.merge pulls in neither cv2 nor PyAV."""
     import subprocess
     import sys
+    from pathlib import Path
 
     code = "import sys, latentedit.merge; print('cv2' in sys.modules, 'av' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+                         cwd=str(Path(__file__).resolve().parents[1]))
     assert out.stdout.split() == ["False", "False"]
