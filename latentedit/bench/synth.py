@@ -10,7 +10,9 @@ region masks, i.e. the public API's default. Compared with it:
   FaceSet costs per image), for context: rendering on the fly vs reading from disk.
 
 The machine's load average is recorded: on a shared machine other work slows every row alike,
-so the ratios are more trustworthy than the absolute rates.
+so the ratios are more trustworthy than the absolute rates. ``CPU ms/img`` (this process's CPU
+time per image, for the in-process rows) is what an image costs regardless of that load;
+``1000 / CPU ms`` is the rate one free core reaches.
 """
 from __future__ import annotations
 
@@ -54,10 +56,11 @@ def _load() -> list[float] | None:
         return None
 
 
-def _rate(fn, n: int) -> float:
-    t = time.perf_counter()
+def _rate(fn, n: int) -> tuple[float, float]:
+    """(images per wall-clock second, CPU ms per image of this process)."""
+    t, c = time.perf_counter(), time.process_time()
     fn()
-    return n / (time.perf_counter() - t)
+    return n / (time.perf_counter() - t), (time.process_time() - c) * 1000.0 / n
 
 
 def run(args) -> int:
@@ -95,13 +98,13 @@ def run(args) -> int:
     try:
         for size in args.sizes:
             render(ids[0], exs[0], size)  # warm caches
-            base = _rate(lambda: [render(i, e, size) for i, e in zip(ids, exs)], n)
-            results = [(BASELINE, base)]
-            results.append(("render, no masks", _rate(
+            base, base_cpu = _rate(lambda: [render(i, e, size) for i, e in zip(ids, exs)], n)
+            results = [(BASELINE, base, base_cpu)]
+            results.append(("render, no masks", *_rate(
                 lambda: [render(i, e, size, masks=False) for i, e in zip(ids, exs)], n)))
             if pool is not None:
-                results.append((f"batch, {args.workers} processes", _rate(
-                    lambda: render_batch(ids, exs, size, args.workers, masks=False, pool=pool), n)))
+                r, _ = _rate(lambda: render_batch(ids, exs, size, args.workers, masks=False, pool=pool), n)
+                results.append((f"batch, {args.workers} processes", r, None))  # CPU time is in the workers
             pngs = []
             for i, e in zip(ids, exs):
                 buf = io.BytesIO()
@@ -111,10 +114,11 @@ def run(args) -> int:
             def decode():
                 for b in pngs:
                     np.asarray(Image.open(io.BytesIO(b)).convert("RGB"))
-            results.append(("PNG decode (context)", _rate(decode, n)))
-            for name, r in results:
+            results.append(("PNG decode (context)", *_rate(decode, n)))
+            for name, r, cpu in results:
                 rows.append({"size": size, "method": name, "images_per_s": round(r, 1),
-                             "ms_per_image": round(1000.0 / r, 2), "speed_vs_baseline": round(r / base, 2)})
+                             "ms_per_image": round(1000.0 / r, 2), "speed_vs_baseline": round(r / base, 2),
+                             "cpu_ms_per_image": None if cpu is None else round(cpu, 2)})
     finally:
         if pool is not None:
             pool.shutdown()
@@ -122,10 +126,11 @@ def run(args) -> int:
 
     print(f"SynthFaces render speed ({n} images per row, seed {args.seed}; load average "
           f"{load_start} → {load_end} on {os.cpu_count()} CPUs)")
-    print(f"{'size':>5}  {'method':<28} {'img/s':>8} {'ms/img':>8} {'× baseline':>10}")
+    print(f"{'size':>5}  {'method':<28} {'img/s':>8} {'ms/img':>8} {'× baseline':>10} {'CPU ms/img':>10}")
     for r in rows:
+        cpu = "-" if r["cpu_ms_per_image"] is None else f"{r['cpu_ms_per_image']:.2f}"
         print(f"{r['size']:>5}  {r['method']:<28} {r['images_per_s']:>8.1f} {r['ms_per_image']:>8.2f} "
-              f"{r['speed_vs_baseline']:>10.2f}")
+              f"{r['speed_vs_baseline']:>10.2f} {cpu:>10}")
     if pool_start_s is not None:
         print(f"process pool start-up: {pool_start_s:.2f} s (once per synth_faceset call)")
     if args.json:
@@ -133,7 +138,8 @@ def run(args) -> int:
             "benchmark": "synth",
             "description": "SynthFaces images/s per crop size: render() with masks (baseline, same run), "
                            "without masks, the multi-process batch path, and PNG decoding of the same "
-                           "images for context",
+                           "images for context; cpu_ms_per_image is this process's CPU time per image "
+                           "(load-independent)",
             "machine": _machine(),
             "settings": {"n": n, "sizes": list(args.sizes), "workers": args.workers, "seed": args.seed},
             "load_average_start": load_start, "load_average_end": load_end,
