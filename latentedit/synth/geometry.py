@@ -122,7 +122,7 @@ def hairline_y(ident: IdentityParams, x: np.ndarray, z: np.ndarray) -> np.ndarra
     back = 0.5 if int(ident.hair_style) != 4 else 0.47
     t = np.clip((0.06 - z) / 0.22, 0.0, 1.0)  # 0 on the face side, 1 behind the ears
     side = np.clip((ax - 0.85) / 0.15, 0.0, 1.0) * (1 - t)
-    return (1 - t) * (front + side * 0.1) + t * back
+    return (1 - t) * (front + side * 0.04) + t * back
 
 
 def face_half_width(ident: IdentityParams) -> float:
