@@ -133,6 +133,65 @@ def test_identity_and_pose_parameters_move_their_landmarks():
     assert (front[17:27, 1] - up[17:27, 1]).min() > 1.5
 
 
+@pytest.mark.parametrize("name, low, high, measure", [
+    ("mouth_width", 0.0, 1.0, lambda lm: lm[54, 0] - lm[48, 0]),
+    ("eye_size", 0.0, 1.0, lambda lm: lm[39, 0] - lm[36, 0]),
+    ("face_width", 0.0, 1.0, lambda lm: lm[16, 0] - lm[0, 0]),
+    ("nose_width", 0.0, 1.0, lambda lm: lm[35, 0] - lm[31, 0]),
+    ("face_shape", 0.0, 1.0, lambda lm: lm[8, 1] - lm[27, 1]),
+])
+def test_identity_shape_parameters(name, low, high, measure):
+    a = render(replace(PLAIN, **{name: low}), ExpressionParams(), 128).landmarks
+    b = render(replace(PLAIN, **{name: high}), ExpressionParams(), 128).landmarks
+    assert measure(b) - measure(a) > 1.5
+
+
+def test_pose_gaze_and_scene_parameters():
+    lm = lambda **kw: render(PLAIN, ExpressionParams(**kw), 128).landmarks  # noqa: E731
+    eye_angle = lambda p: np.degrees(np.arctan2(p[45, 1] - p[36, 1], p[45, 0] - p[36, 0]))  # noqa: E731
+    assert eye_angle(lm(roll=1.0)) > 10 and eye_angle(lm(roll=-1.0)) < -10
+    # pitching up moves the nose tip up relative to the eyes (it sticks out towards the camera)
+    nose_drop = lambda p: p[30, 1] - p[36:48, 1].mean()  # noqa: E731
+    assert nose_drop(lm(pitch=1.0)) < nose_drop(lm(pitch=-1.0)) - 3
+    # gaze moves the iris (darkest pixels inside the eye) sideways
+    def pupil_x(gaze_x):
+        r = render(PLAIN, ExpressionParams(gaze_x=gaze_x, eye_open=1.0), 128)
+        lum = r.image.astype(np.float32).mean(2)
+        x0, x1 = int(r.landmarks[36, 0]), int(r.landmarks[39, 0]) + 1
+        y0, y1 = int(r.landmarks[37:39, 1].min()), int(r.landmarks[40:42, 1].max()) + 1
+        patch = lum[y0:y1, x0:x1]
+        return x0 + np.unravel_index(np.argmin(patch), patch.shape)[1]
+    assert pupil_x(-1.0) + 2 <= pupil_x(1.0)
+    # the light side of the face is brighter
+    def sides(angle):
+        r = render(PLAIN, ExpressionParams(light_angle=angle, light_strength=1.0), 96)
+        lum, m = r.image.astype(np.float32).mean(2), r.masks["face"] > 0.9
+        return lum[:, :48][m[:, :48]].mean(), lum[:, 48:][m[:, 48:]].mean()
+    left_lit, right_lit = sides(-1.0), sides(1.0)
+    assert left_lit[0] > left_lit[1] + 20 and right_lit[1] > right_lit[0] + 20
+    # skin tone darkens the face; the background parameter changes the corners, not the face
+    light = render(replace(PLAIN, skin_tone=0.0), ExpressionParams(), 96)
+    dark = render(replace(PLAIN, skin_tone=1.0), ExpressionParams(), 96)
+    face = light.masks["face"] > 0.9
+    assert light.image[face].mean() > dark.image[face].mean() + 60
+    bg2 = render(PLAIN, ExpressionParams(background=0.05), 96).image.astype(int)
+    bg1 = render(PLAIN, ExpressionParams(background=0.55), 96).image.astype(int)
+    assert np.abs(bg1[:8, :8] - bg2[:8, :8]).mean() > 20
+    inner = render(PLAIN, ExpressionParams(background=0.55), 96).masks["nose"] > 0.9
+    assert abs((bg1[inner] - bg2[inner]).mean()) < 1.5  # only the per-image grain differs
+
+
+def test_glasses_and_hair_styles_change_the_image():
+    plain = render(PLAIN, ExpressionParams(), 96).image.astype(int)
+    glasses = render(replace(PLAIN, glasses=2.0), ExpressionParams(), 96)
+    diff = np.abs(glasses.image.astype(int) - plain).max(2) > 40
+    assert diff[glasses.masks["eyes"] > 0.5].sum() > 30 and diff[glasses.masks["mouth"] > 0.5].sum() == 0
+    images = [render(replace(PLAIN, hair_style=float(s)), ExpressionParams(), 96).image.astype(int) for s in range(5)]
+    for i in range(5):
+        for j in range(i + 1, 5):
+            assert np.abs(images[i] - images[j]).mean() > 1.0, (i, j)
+
+
 def test_landmarks_lie_inside_their_region_masks(rng):
     regions = {"eyes": GROUPS["right_eye"] + GROUPS["left_eye"], "brows": GROUPS["right_brow"] + GROUPS["left_brow"],
                "nose": GROUPS["nose_bridge"] + GROUPS["nose_lower"],
