@@ -36,7 +36,7 @@ def draw_nose(cv: Canvas, geo: FaceGeometry, skin: np.ndarray, px: float) -> Non
 def draw_mouth(cv: Canvas, geo: FaceGeometry, skin: np.ndarray, expr: ExpressionParams, px: float) -> None:
     """Lips (outer contour 48–59), the mouth interior and teeth (inner contour 60–67)."""
     lm = geo.landmarks
-    lip_col = skin * np.array([0.86, 0.64, 0.64], np.float32) + np.array([0.05, 0.0, 0.01], np.float32)
+    lip_col = skin * np.array([0.8, 0.58, 0.6], np.float32) + np.array([0.08, 0.01, 0.03], np.float32)
     outer = spline(lm[48:60], closed=True, k=5)
     lips = cv.blur(cv.poly(outer), 0.4 * px)
     # the upper lip is in shadow when lit from above; a sheen on the lower lip
@@ -53,14 +53,29 @@ def draw_mouth(cv: Canvas, geo: FaceGeometry, skin: np.ndarray, expr: Expression
     if gap > 0.15 * px:
         mouth = cv.poly(inner)
         cv.over(mouth, _MOUTH)
+        # the tongue fills the bottom of a wide-open mouth; the throat behind is darker
+        low_c = lm[66] + [0, -0.15 * gap]
+        tongue = cv.blur(cv.poly(ellipse_pts(low_c, 0.45 * np.linalg.norm(lm[64] - lm[60]) * 0.5, 0.4 * gap)), 0.8 * px)
+        cv.over(tongue * mouth * 0.8, np.array([0.62, 0.27, 0.27], np.float32))
+        throat = cv.blur(cv.poly(ellipse_pts(0.5 * (lm[62] + lm[66]), 0.18 * np.linalg.norm(lm[64] - lm[60]),
+                                             0.22 * gap)), 1.2 * px)
+        cv.over(throat * mouth * 0.6, np.array([0.08, 0.02, 0.02], np.float32))
         # upper teeth hang from the upper inner lip, lower teeth show a little above the lower lip
-        up = spline(lm[60:65], closed=False, k=5)
+        # (the teeth stop short of the mouth corners, where the dark cheeks show)
+        up = spline(lm[60:65], closed=False, k=8)
+        n = len(up)
+        up = up[n // 6: n - n // 6]
         teeth_h = min(0.3 * gap, 0.022 * geo.size)
-        teeth = cv.poly(np.concatenate([up, up[::-1] + [0, teeth_h]]))
+        taper = np.sin(np.linspace(0.15, np.pi - 0.15, len(up)))[:, None] ** 0.5
+        teeth = cv.blur(cv.poly(np.concatenate([up, (up + [0, 1.0] * taper * teeth_h)[::-1]])), 0.4 * px)
         cv.over(teeth * mouth * 0.95, _TEETH)
-        low = spline(lm[[64, 65, 66, 67, 60]], closed=False, k=5)
+        # a faint gap between the two front teeth
+        mid = 0.5 * (lm[62] + lm[62] + [0, teeth_h])
+        cv.over(cv.line(np.array([lm[62], mid + [0, 0.5 * teeth_h]]), 0.6 * px) * mouth * 0.25, _MOUTH)
+        low = spline(lm[[64, 65, 66, 67, 60]], closed=False, k=8)
+        low = low[len(low) // 5: len(low) - len(low) // 5]
         lt = cv.poly(np.concatenate([low, low[::-1] - [0, min(0.12 * gap, 0.01 * geo.size)]]))
-        cv.over(lt * mouth * 0.6, _TEETH * 0.8)
+        cv.over(cv.blur(lt, 0.4 * px) * mouth * 0.6, _TEETH * 0.8)
     line = cv.blur(cv.line(spline(lm[60:65], closed=False, k=5), 1.0 * px), 0.4 * px)
     cv.over(line * 0.6, lip_col * 0.35)
     # mouth corners: small shadows

@@ -95,6 +95,15 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
     blot = cv.cv2.resize(lowres, (S, S), interpolation=cv.cv2.INTER_CUBIC)[..., None]
     cv.img[:] = bg0 * (1 - t) + bg1 * t
     cv.img *= 0.9 + 0.2 * blot
+    # out-of-focus shapes behind the person (a room, a window, foliage…)
+    for _ in range(int(im_rng.integers(1, 4))):
+        c = im_rng.random(2) * S
+        r = (0.12 + 0.25 * im_rng.random()) * S
+        blob = cv.blur(cv.poly(ellipse_pts(c, r, r * (0.5 + im_rng.random()), 180 * im_rng.random(), n=16)),
+                       0.06 * S)
+        tone = np.array(_hsv((hue + 0.3 * im_rng.standard_normal()) % 1.0, 0.3, 0.3 + 0.6 * im_rng.random()),
+                        np.float32)
+        cv.over(blob * 0.45, tone)
 
     skin = ramp(_SKIN, ident.skin_tone)
     hair_col = ramp(_HAIR, ident.hair_hue, _HAIR_POS)
@@ -130,7 +139,8 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
                       [S / 2 + neck_w * 0.7, S * 0.94], [S, S * 0.96], [S, S], [0, S]])
     cv.over(cv.poly(shirt), shirt_col)
 
-    skin_img = _shade_skin(cv, ident, expr, geo, skin, L, ambient, diffuse, id_rng, im_rng, px)
+    skin_img = _shade_skin(cv, ident, expr, geo, skin, L, ambient, diffuse, id_rng, im_rng, px,
+                           env=skin * 0.5 + 0.5 * bg0 * skin.mean())
     # --- the sides/back of the head (where no hair covers it) share the face's shading
     if style not in (1, 2, 3):
         cv.over(skull_m, skin_img * 0.94)
@@ -167,7 +177,7 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
 
 def _shade_skin(cv: Canvas, ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry, skin: np.ndarray,
                 L: np.ndarray, ambient: float, diffuse: float, id_rng: np.random.Generator,
-                im_rng: np.random.Generator, px: float) -> np.ndarray:
+                im_rng: np.random.Generator, px: float, env: np.ndarray) -> np.ndarray:
     """Shaded, textured skin over the whole crop (S×S×3): ellipsoid + relief normals, Lambert +
     specular light, soft height-field cast shadows, ambient occlusion, pores and blush."""
     S = geo.size
@@ -194,7 +204,10 @@ def _shade_skin(cv: Canvas, ident: IdentityParams, expr: ExpressionParams, geo: 
     blush = cv.blur(cv.poly(*[ellipse_pts(lm[i], 0.05 * S, 0.035 * S) for i in (3, 13)]), 5 * px)
     base = skin[None, None, :] * (1 + tex)[..., None]
     base = base + blush[..., None] * np.array([0.05, -0.03, -0.03], np.float32) * (0.5 + max(expr.smile, 0))
-    return base * shade[..., None] + spec[..., None] * np.array([1.0, 0.97, 0.92], np.float32)
+    # light bounced from the surroundings tints the grazing parts of the face
+    rim = ((1.0 - np.clip(mz, 0.0, 1.0)) ** 2 * 0.35)[..., None]
+    return base * shade[..., None] * (1 - rim) + rim * env * 0.8 + spec[..., None] * np.array([1.0, 0.97, 0.92],
+                                                                                              np.float32)
 
 
 def _identity_values(ident: IdentityParams) -> list[float]:
