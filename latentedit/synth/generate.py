@@ -81,7 +81,8 @@ def render_batch(identities: Sequence[IdentityParams], expressions: Sequence[Exp
         expressions: one expression per image (same length as ``identities``).
         size: crop side in pixels.
         workers: processes; 1 renders in this process. Starting processes costs ~1 s, so use
-            more than one only for hundreds of images.
+            more than one only for hundreds of images. Workers are spawned, so a script that
+            uses them must call this under ``if __name__ == "__main__":``.
         masks: compute the region masks (False saves ~10% when only images/landmarks are needed).
         pool: an existing ``concurrent.futures`` executor to reuse instead of starting one.
 
