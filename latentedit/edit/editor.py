@@ -255,6 +255,10 @@ class Editor:
         image = _as_image(image, label)
         s = self.resolution
         if aligned:
+            h, w = image.shape[:2]
+            if h != w:  # an aligned crop should be square; keep its centre rather than squash it
+                k = min(h, w)
+                image = image[(h - k) // 2:(h - k) // 2 + k, (w - k) // 2:(w - k) // 2 + k]
             return [Face(crop=_resize(image, s), z=None, source=label)]
         from ..faces import align_face, detect_faces
 
@@ -275,7 +279,8 @@ class Editor:
 
         Args:
             image: a path or a uint8 ``H×W×3`` RGB array.
-            aligned: treat the input as an aligned face crop (just resized to the model).
+            aligned: treat the input as an aligned face crop (centre-cropped to a square if needed,
+                then resized to the model).
             all_faces: every face (largest first) or only the largest.
 
         Returns:
