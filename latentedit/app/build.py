@@ -156,7 +156,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
                         save_png = gr.Button("Save result PNG", elem_id="le-save-png")
                         save_json = gr.Button("Save recipe", elem_id="le-save-recipe")
                     load_json = gr.UploadButton("Load recipe (.json)", file_types=[".json"], elem_id="le-load-recipe")
-                    download = gr.File(label="Download", interactive=False, elem_id="le-download")
+                    download = gr.File(label="Download", interactive=False, elem_id="le-download", height=90)
             with gr.Accordion("Recipe JSON", open=False):
                 recipe_box = gr.Textbox(label="Recipe", lines=8, max_lines=24, elem_id="le-recipe")
                 apply_json = gr.Button("Use this recipe")
@@ -215,6 +215,9 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
         @_guard
         def apply(faces, index, *args):
             recipe, notes = _recipe(args)
+            if not faces:
+                # Controls set before any photo: keep the recipe, nothing to render yet (no error toast).
+                return None, recipe.to_json(), "Upload a photo or pick a sample first."
             t0 = time.perf_counter()
             result = cb.apply_edit(editor, faces, index, recipe)
             ms = (time.perf_counter() - t0) * 1000
