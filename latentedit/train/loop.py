@@ -100,7 +100,8 @@ class Trainer:
         self.model = SwapAutoencoder(self.model_cfg).to(self.device)
         self.disc = Discriminators(self.model_cfg).to(self.device)
         cuda = self.device.type == "cuda"
-        self.channels_last = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
+        # channels_last measured ~2x faster for this model on CPU (oneDNN) as well as on CUDA.
+        self.channels_last = cfg.channels_last in ("on", "auto")
         self.amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
