@@ -10,7 +10,7 @@ import numpy as np
 
 from .geometry import FaceGeometry, hairline_y, skull_ellipsoid
 from .params import ExpressionParams, IdentityParams
-from .raster import _EYE, Canvas, ellipse_pts, ramp, raycast, spline
+from .raster import _EYE, Canvas, box_of, ellipse_pts, ramp, raycast, spline
 
 _SCLERA = np.array([0.93, 0.91, 0.88], np.float32)
 _MOUTH = np.array([0.28, 0.08, 0.08], np.float32)
@@ -149,19 +149,23 @@ def draw_hair_cap(cv: Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col
     """Hair over the top of the head, bounded below by the hairline (never over brows or eyes)."""
     style = int(ident.hair_style)
     outer = geo.skull
-    qx, qy, qz, nx, ny, nz = raycast(*skull_ellipsoid(ident), geo)
+    box = box_of(outer, cv.size)  # the per-pixel maths runs only over the head
+    qx, qy, qz, nx, ny, nz = raycast(*skull_ellipsoid(ident), geo, box)
     edge_px = 0.6 if style != 3 else 1.2
     above = np.clip((hairline_y(ident, qx, qz) - qy) * (cv.size / edge_px) + 0.5, 0.0, 1.0)
-    m = cv.poly(outer) * above
+    m = np.zeros((cv.size, cv.size), np.float32)
+    m[box] = cv.poly(outer)[box] * above
     lam = np.maximum(nx * L[0] + ny * L[1] + nz * L[2], 0.0)
     c_sk, r_sk = skull_ellipsoid(ident)
     band = c_sk[1] - 0.62 * r_sk[1]  # a sheen band across the crown, brightest facing the light
     sheen = np.exp(-((qy - band) / 0.035) ** 2) * lam * (0.45 if style != 4 else 0.1)
-    edge = cv.blur(m, 2.5 * px)
-    shade = (0.35 + 0.6 * lam) * (0.7 + 0.3 * edge) * (1 + sheen) * (0.85 + 0.3 * np.clip(hair_tex, -1, 1))
+    edge = cv.blur(m, 2.5 * px)[box]
+    shade = (0.35 + 0.6 * lam) * (0.7 + 0.3 * edge) * (1 + sheen) * (0.85 + 0.3 * np.clip(hair_tex[box], -1, 1))
     if style == 4:  # buzz cut: mostly skin showing through
         m = m * 0.6
-    cv.over(m, hair_col[None, None, :] * shade[..., None])
+    colour = np.zeros((cv.size, cv.size, 3), np.float32)
+    colour[box] = hair_col[None, None, :] * shade[..., None]
+    cv.over(m, colour)
     # the hair casts a soft shadow onto the forehead
     sh = np.clip(cv.shift(cv.blur(m, 2.0 * px), 0, 0.02 * cv.size) - m, 0, 1) * face_m
     cv.img *= (1 - 0.35 * sh)[..., None]

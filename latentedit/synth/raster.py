@@ -147,11 +147,23 @@ def grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return _GRID_CACHE[size]
 
 
-def raycast(center: np.ndarray, radii: np.ndarray, geo: FaceGeometry) -> tuple[np.ndarray, ...]:
+def box_of(points: np.ndarray, size: int, pad: int = 2) -> tuple[slice, slice]:
+    """(rows, cols) slices covering ``points`` (N×2 pixels) plus ``pad``, clipped to the crop."""
+    lo = np.floor(points.min(0)).astype(int) - pad
+    hi = np.ceil(points.max(0)).astype(int) + pad + 1
+    lo, hi = lo.clip(0, size), hi.clip(0, size)
+    return slice(int(lo[1]), int(max(hi[1], lo[1] + 1))), slice(int(lo[0]), int(max(hi[0], lo[0] + 1)))
+
+
+def raycast(center: np.ndarray, radii: np.ndarray, geo: FaceGeometry,
+            box: tuple[slice, slice] | None = None) -> tuple[np.ndarray, ...]:
     """Intersect each pixel's camera ray with the front of the rotated ellipsoid (head frame
     ``center``/``radii``). Pixels outside it get the silhouette point. Returns the head-frame
-    point (qx, qy, qz) and the camera-frame unit normal (nx, ny, nz), each S×S float32."""
+    point (qx, qy, qz) and the camera-frame unit normal (nx, ny, nz), each S×S float32 (or the
+    ``box`` part of the crop only)."""
     xs, ys = grid(geo.size)
+    if box is not None:
+        xs, ys = xs[box], ys[box]
     rot = geo.rotation
     pivot = np.array([PIVOT[0], PIVOT[1], 0.0])
     piv_h = np.array([0.0, PIVOT[1], 0.0])

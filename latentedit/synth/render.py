@@ -19,7 +19,7 @@ from ..masks import region_masks
 from .features import draw_brows, draw_eyes, draw_glasses, draw_hair_cap, draw_mouth, draw_nose
 from .geometry import FaceGeometry, build_geometry, head_ellipsoid
 from .params import ExpressionParams, IdentityParams
-from .raster import _HAIR, _HAIR_POS, _SKIN, Canvas, ellipse_pts, grid, ramp, raycast, spline
+from .raster import _HAIR, _HAIR_POS, _SKIN, Canvas, box_of, ellipse_pts, grid, ramp, raycast, spline
 
 MIN_SIZE, MAX_SIZE = 32, 512
 
@@ -178,14 +178,15 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
 def _shade_skin(cv: Canvas, ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry, skin: np.ndarray,
                 L: np.ndarray, ambient: float, diffuse: float, id_rng: np.random.Generator,
                 im_rng: np.random.Generator, px: float, env: np.ndarray) -> np.ndarray:
-    """Shaded, textured skin over the whole crop (S×S×3): ellipsoid + relief normals, Lambert +
-    specular light, soft height-field cast shadows, ambient occlusion, pores and blush."""
+    """Shaded, textured skin (S×S×3, zero outside the head's box): ellipsoid + relief normals,
+    Lambert + specular light, soft height-field cast shadows, ambient occlusion, pores and blush."""
     S = geo.size
     lm = geo.landmarks
-    _, _, _, nx, ny, nz = raycast(*head_ellipsoid(ident), geo)
+    box = box_of(np.concatenate([geo.outline, geo.skull]), S)  # the per-pixel maths runs only here
+    _, _, _, nx, ny, nz = raycast(*head_ellipsoid(ident), geo, box)
     height = _height_field(cv, geo, expr, px)
-    gx = cv.cv2.Sobel(height, cv.cv2.CV_32F, 1, 0, ksize=3) * (S / 8.0)
-    gy = cv.cv2.Sobel(height, cv.cv2.CV_32F, 0, 1, ksize=3) * (S / 8.0)
+    gx = cv.cv2.Sobel(height, cv.cv2.CV_32F, 1, 0, ksize=3)[box] * (S / 8.0)
+    gy = cv.cv2.Sobel(height, cv.cv2.CV_32F, 0, 1, ksize=3)[box] * (S / 8.0)
     k = 1.0
     mx, my, mz = nx - k * gx, ny - k * gy, nz
     inv = 1.0 / np.sqrt(mx * mx + my * my + mz * mz)
@@ -197,17 +198,19 @@ def _shade_skin(cv: Canvas, ident: IdentityParams, expr: ExpressionParams, geo: 
     # soft cast shadows of the nose/brows from the height field, and ambient occlusion
     d = 0.03 * S
     shifted = cv.shift(height, -L[0] * d / max(0.3, math.hypot(L[0], L[1])), -L[1] * d)
-    shadow = cv.blur(np.clip((shifted - height - 0.004) * 60.0, 0, 1), 1.5 * px) * expr.light_strength
-    ao = np.clip((cv.blur(height, 6 * px) - height) * 18.0, 0, 0.6)
+    shadow = cv.blur(np.clip((shifted - height - 0.004) * 60.0, 0, 1), 1.5 * px)[box] * expr.light_strength
+    ao = np.clip((cv.blur(height, 6 * px) - height)[box] * 18.0, 0, 0.6)
     shade = (ambient + diffuse * lam * (1 - 0.6 * shadow)) * (1 - 0.5 * ao)
-    tex = _skin_texture(cv, id_rng, im_rng, px)
-    blush = cv.blur(cv.poly(*[ellipse_pts(lm[i], 0.05 * S, 0.035 * S) for i in (3, 13)]), 5 * px)
+    tex = _skin_texture(cv, id_rng, im_rng, px)[box]
+    blush = cv.blur(cv.poly(*[ellipse_pts(lm[i], 0.05 * S, 0.035 * S) for i in (3, 13)]), 5 * px)[box]
     base = skin[None, None, :] * (1 + tex)[..., None]
     base = base + blush[..., None] * np.array([0.05, -0.03, -0.03], np.float32) * (0.5 + max(expr.smile, 0))
     # light bounced from the surroundings tints the grazing parts of the face
     rim = ((1.0 - np.clip(mz, 0.0, 1.0)) ** 2 * 0.35)[..., None]
-    return base * shade[..., None] * (1 - rim) + rim * env * 0.8 + spec[..., None] * np.array([1.0, 0.97, 0.92],
-                                                                                              np.float32)
+    out = np.zeros((S, S, 3), np.float32)
+    out[box] = base * shade[..., None] * (1 - rim) + rim * env * 0.8 + spec[..., None] * np.array(
+        [1.0, 0.97, 0.92], np.float32)
+    return out
 
 
 def _identity_values(ident: IdentityParams) -> list[float]:
