@@ -70,7 +70,9 @@ def _machine() -> dict:
     return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "device": "cpu",
             "opencv": cv2.__version__, "cv2_threads": cv2.getNumThreads(), "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine()}
+            "processor": platform.processor() or platform.machine(),
+            # The CPU is shared: absolute times move with the load, the interleaved ratios much less.
+            "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
 
 
 # ----------------------------------------------------------------------------- data
