@@ -147,11 +147,13 @@ def draw_brows(cv: Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col: n
 def draw_hair_cap(cv: Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col: np.ndarray,
                   hair_tex: np.ndarray, L: np.ndarray, px: float, face_m: np.ndarray) -> None:
     """Hair over the top of the head, bounded below by the hairline (never over brows or eyes)."""
+    from .render import strand_profile
+
     style = int(ident.hair_style)
     outer = geo.skull
     box = box_of(outer, cv.size)  # the per-pixel maths runs only over the head
     qx, qy, qz, nx, ny, nz = raycast(*skull_ellipsoid(ident), geo, box)
-    edge_px = 0.6 if style != 3 else 1.2
+    edge_px = 1.1 if style != 3 else 1.4  # hairlines are soft
     above = np.clip((hairline_y(ident, qx, qz) - qy) * (cv.size / edge_px) + 0.5, 0.0, 1.0)
     m = np.zeros((cv.size, cv.size), np.float32)
     m[box] = cv.poly(outer)[box] * above
@@ -160,7 +162,11 @@ def draw_hair_cap(cv: Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col
     band = c_sk[1] - 0.62 * r_sk[1]  # a sheen band across the crown, brightest facing the light
     sheen = np.exp(-((qy - band) / 0.035) ** 2) * lam * (0.45 if style != 4 else 0.1)
     edge = cv.blur(m, 2.5 * px)[box]
-    shade = (0.35 + 0.6 * lam) * (0.7 + 0.3 * edge) * (1 + sheen) * (0.85 + 0.3 * np.clip(hair_tex[box], -1, 1))
+    # strands follow meridians from the crown: brightness is a function of the angle around the head
+    ang = np.arctan2(qx, qz - c_sk[2] + 1e-6)
+    strands = strand_profile(ident)[((ang + np.pi) * (512 / (2 * np.pi))).astype(np.int32) % 512]
+    tex = 0.22 * strands + 0.12 * np.clip(hair_tex[box], -1, 1)
+    shade = (0.35 + 0.6 * lam) * (0.7 + 0.3 * edge) * (1 + sheen * (1 + strands * 0.5)) * (0.9 + tex)
     if style == 4:  # buzz cut: mostly skin showing through
         m = m * 0.6
     colour = np.zeros((cv.size, cv.size, 3), np.float32)

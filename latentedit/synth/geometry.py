@@ -119,6 +119,10 @@ def hairline_y(ident: IdentityParams, x: np.ndarray, z: np.ndarray) -> np.ndarra
     else:
         peak = 0.195 + 0.03 * ident.face_shape
         front = peak + (0.36 - peak) * ax ** 2.2
+    # an irregular hairline, the same for every picture of the person
+    ph1 = 2 * math.pi * ((ident.hair_hue * 7.31 + ident.face_width * 3.17) % 1.0)
+    ph2 = 2 * math.pi * ((ident.eye_hue * 5.13 + ident.jaw * 2.71) % 1.0)
+    front = front + 0.0035 * np.sin(x * 70.0 + ph1) + 0.0015 * np.sin(x * 190.0 + ph2)
     back = 0.5 if int(ident.hair_style) != 4 else 0.47
     t = np.clip((0.06 - z) / 0.22, 0.0, 1.0)  # 0 on the face side, 1 behind the ears
     side = np.clip((ax - 0.85) / 0.15, 0.0, 1.0) * (1 - t)
@@ -146,10 +150,10 @@ def build_geometry(ident: IdentityParams, expr: ExpressionParams, size: int) -> 
     yc = 0.41
     gap = 0.09 * expr.mouth_open  # lip separation
     chin_y = 0.835 + 0.04 * ident.face_shape + 0.55 * gap
-    n = 2.2 + 1.8 * ident.jaw  # superellipse exponent: larger is squarer
+    n = 2.0 + 1.5 * ident.jaw  # superellipse exponent: larger is squarer
     phi = (np.arange(17) - 8) / 8 * (math.pi / 2)
     s, c = np.sin(phi), np.abs(np.cos(phi))
-    taper = 1.0 - (0.16 - 0.1 * ident.jaw) * (c ** 2)  # jaw narrows towards the chin
+    taper = 1.0 - (0.22 - 0.12 * ident.jaw) * (c ** 2)  # jaw narrows towards the chin
     x0 = hw * np.sign(s) * np.abs(s) ** (2 / n) * taper
     a_k = np.where(np.abs(s) > 1e-6, x0 / np.where(np.abs(s) > 1e-6, s, 1.0), 0.0)
     yaw_rad = math.radians(expr.yaw * MAX_YAW)

@@ -123,7 +123,8 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
                           [left[0] - widen, bottom - 0.04 * S]])
         hm = np.maximum(skull_m, cv.poly(drape))
         shade = 0.5 + 0.3 * cv.blur(hm, 3 * px)
-        cv.over(hm, hair_col[None, None, :] * (shade * (0.8 + 0.4 * hair_tex))[..., None])
+        strands = strand_profile(ident)[(xs * 384).astype(np.int32) % 512]  # vertical strands
+        cv.over(hm, hair_col[None, None, :] * (shade * (0.85 + 0.18 * strands + 0.15 * hair_tex))[..., None])
 
     # --- neck and shoulders (do not rotate with the head except a little roll)
     jaw = lm[0:17]
@@ -224,10 +225,22 @@ def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:
 
 
 def _hair_texture(cv: Canvas, rng: np.random.Generator) -> np.ndarray:
+    """Per-pixel hair noise: short vertical streaks (strand clumps) in about [-1, 1]."""
     S = cv.size
     n = rng.standard_normal((S, S), dtype=np.float32)
     streaks = cv.cv2.blur(n, (1, max(3, S // 12)))
     return streaks * (1.6 / math.sqrt(max(3, S // 12)))
+
+
+def strand_profile(ident: IdentityParams) -> np.ndarray:
+    """A person's 1-D strand pattern (float32, 512 samples around the head, about [-1, 1]): hair
+    brightness as a function of the angle around the head, so strands run from the crown down."""
+    rng = np.random.default_rng(_seed(*_identity_values(ident), 7.0))
+    n = rng.standard_normal(512).astype(np.float32)
+    k = np.array([0.25, 0.5, 0.25], np.float32)
+    n = np.convolve(np.concatenate([n[-1:], n, n[:1]]), k, mode="valid")  # circular smoothing
+    clumps = np.repeat(rng.standard_normal(32).astype(np.float32), 16)
+    return np.clip(0.6 * n + 0.5 * clumps, -2.0, 2.0) / 1.3
 
 
 def _skin_texture(cv: Canvas, id_rng: np.random.Generator, im_rng: np.random.Generator, px: float) -> np.ndarray:
