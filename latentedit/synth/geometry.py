@@ -123,7 +123,7 @@ def hairline_y(ident: IdentityParams, x: np.ndarray, z: np.ndarray) -> np.ndarra
     ph1 = 2 * math.pi * ((ident.hair_hue * 7.31 + ident.face_width * 3.17) % 1.0)
     ph2 = 2 * math.pi * ((ident.eye_hue * 5.13 + ident.jaw * 2.71) % 1.0)
     front = front + 0.0035 * np.sin(x * 70.0 + ph1) + 0.0015 * np.sin(x * 190.0 + ph2)
-    back = 0.5 if int(ident.hair_style) != 4 else 0.47
+    back = 0.6 if int(ident.hair_style) != 4 else 0.56
     t = np.clip((0.06 - z) / 0.22, 0.0, 1.0)  # 0 on the face side, 1 behind the ears
     side = np.clip((ax - 0.85) / 0.15, 0.0, 1.0) * (1 - t)
     return (1 - t) * (front + side * 0.04) + t * back
