@@ -290,6 +290,8 @@ def test_cli_synth_in_process(tmp_path, capsys):
     assert "already holds a FaceSet" in capsys.readouterr().err
     assert cli.main(["synth", "--preview-only", str(tmp_path / "p.png")]) == 2
     assert cli.main(["synth"]) == 2
+    assert cli.main(["synth", "--preview-only", str(tmp_path / "r.png"), "--size", "16"]) == 2
+    assert "size" in capsys.readouterr().err
     assert cli.main(["synth", "--preview-only", str(tmp_path / "q.png"), "--size", "64",
                      "--preview-rows", "1", "--preview-cols", "2"]) == 0
     assert read_image(tmp_path / "q.png").shape == (64, 128, 3)

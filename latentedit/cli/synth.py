@@ -12,8 +12,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "synth", help="render synthetic faces with exact ground truth (a FaceSet and/or a preview grid)",
         description="Render a FaceSet of SynthFaces: N identities × M expressions, each with its exact "
-                    "parameters as ground-truth attributes, 68 landmarks and region masks. The same seed "
-                    "gives byte-identical images; identity i depends only on (seed, i).")
+                    "parameters as ground-truth attributes and its 68 landmarks (region masks follow from "
+                    "them with latentedit.masks). The same seed gives byte-identical images; identity i "
+                    "depends only on (seed, i).")
     p.add_argument("--out", metavar="DIR", help="new FaceSet folder (refuses one that already holds a FaceSet)")
     p.add_argument("--identities", type=int, default=10, metavar="N", help="number of people (default 10)")
     p.add_argument("--per-identity", type=int, default=20, metavar="M", help="images per person (default 20)")

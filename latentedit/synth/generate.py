@@ -196,10 +196,12 @@ def preview_grid(n_identities: int = 6, n_expressions: int = 6, size: int = 128,
         ``uint8 (n_identities*size)×(n_expressions*size)×3`` RGB image.
 
     Raises:
-        LatentEditError: for non-positive counts or a bad seed.
+        LatentEditError: for non-positive counts, a size outside [32, 512] or a bad seed.
     """
     if n_identities < 1 or n_expressions < 1:
         raise LatentEditError(f"preview needs at least one row and column, got {n_identities}×{n_expressions}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise LatentEditError(f"size must be an integer in [{MIN_SIZE}, {MAX_SIZE}], got {size!r}")
     exprs = [e for _, e in PREVIEW_EXPRESSIONS[:n_expressions]]
     exprs += [expression_params(seed, 10**6, j) for j in range(n_expressions - len(exprs))]
     idents = [identity_params(seed, i) for i in range(n_identities)]
