@@ -14,7 +14,6 @@ because absolute numbers on a shared machine depend on its load (reported as ``l
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time

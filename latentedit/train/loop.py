@@ -157,9 +157,11 @@ class Trainer:
         return contextlib.nullcontext()
 
     def gan_active(self, step: int) -> bool:
+        """Whether the patch-GAN phase is on at ``step``."""
         return self.cfg.gan_power > 0 and step >= self.cfg.gan_start
 
     def latent_active(self, step: int) -> bool:
+        """Whether the latent-critic phase is on at ``step``."""
         return self.cfg.latent_disc > 0 and step >= self.cfg.latent_disc_start
 
     def _latent_pair(self, outs: dict, step: int) -> tuple[torch.Tensor, torch.Tensor]:
