@@ -86,24 +86,7 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
     ambient = 0.3 + 0.18 * (1 - expr.light_strength)
     diffuse = 0.42 + 0.3 * expr.light_strength
 
-    # --- background: two-tone gradient lit from the light side, with soft blotches
-    hue = expr.background
-    bg0 = np.array(_hsv(hue, 0.35, 0.78), np.float32)
-    bg1 = np.array(_hsv((hue + 0.08) % 1.0, 0.45, 0.45), np.float32)
-    t = np.clip(0.5 + 0.6 * (xs - 0.5) * math.sin(az) + 0.5 * (ys - 0.5), 0, 1)[..., None]
-    lowres = im_rng.random((5, 5)).astype(np.float32)
-    blot = cv.cv2.resize(lowres, (S, S), interpolation=cv.cv2.INTER_CUBIC)[..., None]
-    cv.img[:] = bg0 * (1 - t) + bg1 * t
-    cv.img *= 0.9 + 0.2 * blot
-    # out-of-focus shapes behind the person (a room, a window, foliage…)
-    for _ in range(int(im_rng.integers(1, 4))):
-        c = im_rng.random(2) * S
-        r = (0.12 + 0.25 * im_rng.random()) * S
-        blob = cv.blur(cv.poly(ellipse_pts(c, r, r * (0.5 + im_rng.random()), 180 * im_rng.random(), n=16)),
-                       0.06 * S)
-        tone = np.array(_hsv((hue + 0.3 * im_rng.standard_normal()) % 1.0, 0.3, 0.3 + 0.6 * im_rng.random()),
-                        np.float32)
-        cv.over(blob * 0.45, tone)
+    bg0 = _background(cv, expr, im_rng, az)
 
     skin = ramp(_SKIN, ident.skin_tone)
     hair_col = ramp(_HAIR, ident.hair_hue, _HAIR_POS)
@@ -126,19 +109,7 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
         strands = strand_profile(ident)[(xs * 384).astype(np.int32) % 512]  # vertical strands
         cv.over(hm, hair_col[None, None, :] * (shade * (0.85 + 0.18 * strands + 0.15 * hair_tex))[..., None])
 
-    # --- neck and shoulders (do not rotate with the head except a little roll)
-    jaw = lm[0:17]
-    neck_w = 0.5 * np.linalg.norm(jaw[4] - jaw[12])
-    nc = 0.5 * (jaw[5] + jaw[11])
-    neck = np.array([[nc[0] - neck_w * 0.55, nc[1] - 0.05 * S], [nc[0] + neck_w * 0.55, nc[1] - 0.05 * S],
-                     [S / 2 + neck_w * 0.6, S * 0.93], [S / 2 + neck_w * 2.6, S * 1.02],
-                     [S / 2 - neck_w * 2.6, S * 1.02], [S / 2 - neck_w * 0.6, S * 0.93]])
-    neck_m = cv.poly(neck)
-    cv.over(neck_m, skin * (0.62 + 0.12 * expr.light_strength * (xs[..., None] - 0.5) * math.sin(az)))
-    shirt_col = np.array(_hsv(id_rng.random(), 0.45, 0.25 + 0.5 * id_rng.random()), np.float32)
-    shirt = np.array([[0, S * 0.96], [S / 2 - neck_w * 0.7, S * 0.94], [S / 2, S * 0.99],
-                      [S / 2 + neck_w * 0.7, S * 0.94], [S, S * 0.96], [S, S], [0, S]])
-    cv.over(cv.poly(shirt), shirt_col)
+    neck_m = _neck_and_shirt(cv, lm, skin, expr, az, id_rng)
 
     skin_img = _shade_skin(cv, ident, expr, geo, skin, L, ambient, diffuse, id_rng, im_rng, px,
                            env=skin * 0.5 + 0.5 * bg0 * skin.mean())
@@ -174,6 +145,53 @@ def _draw(ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry) -> n
     cv.img = cv.blur(cv.img, 0.35 * px)
     cv.img += im_rng.standard_normal((S, S, 1), dtype=np.float32) * 0.012
     return np.clip(cv.img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _background(cv: Canvas, expr: ExpressionParams, im_rng: np.random.Generator, az: float) -> np.ndarray:
+    """Fill the canvas with the scene behind the person; returns its main colour."""
+    S = cv.size
+    xs, ys = grid(S)
+    # a two-tone gradient lit from the light side, with soft blotches
+    hue = expr.background
+    bg0 = np.array(_hsv(hue, 0.35, 0.78), np.float32)
+    bg1 = np.array(_hsv((hue + 0.08) % 1.0, 0.45, 0.45), np.float32)
+    t = np.clip(0.5 + 0.6 * (xs - 0.5) * math.sin(az) + 0.5 * (ys - 0.5), 0, 1)[..., None]
+    lowres = im_rng.random((5, 5)).astype(np.float32)
+    blot = cv.cv2.resize(lowres, (S, S), interpolation=cv.cv2.INTER_CUBIC)[..., None]
+    cv.img[:] = bg0 * (1 - t) + bg1 * t
+    cv.img *= 0.9 + 0.2 * blot
+    # out-of-focus shapes behind the person (a room, a window, foliage…)
+    for _ in range(int(im_rng.integers(1, 4))):
+        c = im_rng.random(2) * S
+        r = (0.12 + 0.25 * im_rng.random()) * S
+        blob = cv.blur(cv.poly(ellipse_pts(c, r, r * (0.5 + im_rng.random()), 180 * im_rng.random(), n=16)),
+                       0.06 * S)
+        tone = np.array(_hsv((hue + 0.3 * im_rng.standard_normal()) % 1.0, 0.3, 0.3 + 0.6 * im_rng.random()),
+                        np.float32)
+        cv.over(blob * 0.45, tone)
+
+    return bg0
+
+
+def _neck_and_shirt(cv: Canvas, lm: np.ndarray, skin: np.ndarray, expr: ExpressionParams, az: float,
+                    id_rng: np.random.Generator) -> np.ndarray:
+    """Neck and shoulders (they do not turn with the head); returns the neck mask."""
+    S = cv.size
+    xs, _ = grid(S)
+    jaw = lm[0:17]
+    neck_w = 0.5 * np.linalg.norm(jaw[4] - jaw[12])
+    nc = 0.5 * (jaw[5] + jaw[11])
+    neck = np.array([[nc[0] - neck_w * 0.55, nc[1] - 0.05 * S], [nc[0] + neck_w * 0.55, nc[1] - 0.05 * S],
+                     [S / 2 + neck_w * 0.6, S * 0.93], [S / 2 + neck_w * 2.6, S * 1.02],
+                     [S / 2 - neck_w * 2.6, S * 1.02], [S / 2 - neck_w * 0.6, S * 0.93]])
+    neck_m = cv.poly(neck)
+    cv.over(neck_m, skin * (0.62 + 0.12 * expr.light_strength * (xs[..., None] - 0.5) * math.sin(az)))
+    shirt_col = np.array(_hsv(id_rng.random(), 0.45, 0.25 + 0.5 * id_rng.random()), np.float32)
+    shirt = np.array([[0, S * 0.96], [S / 2 - neck_w * 0.7, S * 0.94], [S / 2, S * 0.99],
+                      [S / 2 + neck_w * 0.7, S * 0.94], [S, S * 0.96], [S, S], [0, S]])
+    cv.over(cv.poly(shirt), shirt_col)
+
+    return neck_m
 
 
 def _shade_skin(cv: Canvas, ident: IdentityParams, expr: ExpressionParams, geo: FaceGeometry, skin: np.ndarray,
