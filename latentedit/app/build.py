@@ -111,8 +111,10 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
     samples = {s.name: s for s in list_samples()}
     modes = cb.color_modes()
     report_cache: dict[str, tuple[str, str]] = {}
+    live = cb.LiveImages(root / "live")
 
-    with gr.Blocks(title=title, analytics_enabled=False) as demo:
+    # delete_cache: drop served images older than an hour, checked every 30 minutes.
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         faces_state = gr.State(None)        # list[Face] of the current photo (per session)
         gr.Markdown(f"## latentedit — latent-space face editing\nModel: {len(attributes)} attributes, "
                     f"decoders: {', '.join(identities)}, {editor.resolution} px.")
@@ -130,7 +132,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
                     with gr.Row():
                         before = gr.Image(label="Before", type="numpy", format="png", interactive=False,
                                           elem_id="le-before", height=320)
-                        after = gr.Image(label="After", type="numpy", format="png", interactive=False,
+                        after = gr.Image(label="After", type="filepath", format="png", interactive=False,
                                          elem_id="le-after", height=320, buttons=["download", "fullscreen"])
             with gr.Row():
                 with gr.Column(scale=2):
@@ -222,7 +224,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
             result = cb.apply_edit(editor, faces, index, recipe)
             ms = (time.perf_counter() - t0) * 1000
             msg = f"edited in {ms:.0f} ms" + "".join(f"; {s}" for s in notes)
-            return cb.fit_display(result.image), recipe.to_json(), msg
+            return live.write(cb.fit_display(result.image)), recipe.to_json(), msg
 
         def _controls_from(recipe):
             values, flags, reg, ident, col = cb.recipe_to_controls(recipe, attributes)

@@ -4,9 +4,12 @@ without a browser. Errors the user can fix raise :class:`~latentedit.errors.Late
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
+import threading
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +93,33 @@ def fit_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarr
     s = max_side / max(h, w)
     return np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s))),
                                                     Image.BILINEAR))
+
+
+class LiveImages:
+    """Unique PNG files for the images a slider move returns, keeping only the newest ``keep``.
+
+    Gradio copies a returned file into its cache atomically, whereas a returned array is encoded
+    into a content-addressed cache file in place — two sessions producing the same image at once
+    could then serve a half-written file. Writing our own uniquely named file avoids that.
+    """
+
+    def __init__(self, folder: str | os.PathLike, keep: int = 256) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.keep = keep
+        self._files: collections.deque[Path] = collections.deque()
+        self._lock = threading.Lock()
+
+    def write(self, image: np.ndarray) -> str:
+        """Write ``image`` (uint8 RGB) as a new PNG; returns its path."""
+        path = self.folder / f"{uuid.uuid4().hex}.png"
+        write_image(path, image, overwrite=False)
+        with self._lock:
+            self._files.append(path)
+            old = [self._files.popleft() for _ in range(max(0, len(self._files) - self.keep))]
+        for p in old:  # long since copied into gradio's cache
+            p.unlink(missing_ok=True)
+        return str(path)
 
 
 def find_faces(editor, image: np.ndarray, aligned: bool, source: str) -> list:

@@ -1,0 +1,268 @@
+"""``latentedit bench app``: slider-move → new image latency through a real client.
+
+The app (:func:`latentedit.app.launch`) is served on 127.0.0.1 and driven with ``gradio_client``:
+each client opens its own session, uploads one face, then sends slider moves to the ``/apply``
+endpoint (a different smile value each time) and downloads every returned image. Latency is the
+wall time of one ``predict`` call, so it includes the queue, the edit, PNG encoding and the
+download. Measured with 1 client and with N concurrent clients (default 8).
+
+Baseline, measured in the same run: the same edit as a direct in-process ``Editor.apply`` call on the
+same face (no server). ``p50_vs_direct`` = app p50 ÷ direct p50 is the cost of serving it.
+
+Without MODEL, an untrained model with the default architecture at ``--resolution`` (default 128)
+and three boundaries fitted on its codes of SynthFaces renders is built in a temp folder: latency
+does not depend on the weights' values.
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_write_json, write_image
+from ..errors import LatentEditError
+
+TARGET_P50_MS = 100.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the benchmark's options."""
+    parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                        help="model folder with boundaries/ (default: an untrained default-architecture "
+                             "model at --resolution, built for timing)")
+    parser.add_argument("--resolution", type=int, default=128, help="resolution of the built model (default 128)")
+    parser.add_argument("--requests", type=int, default=40, help="timed slider moves per client (default 40)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed slider moves per client first (default 5)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients in the second run (default 8)")
+    parser.add_argument("--concurrency", type=int, default=2, help="app concurrency limit (default 2)")
+    parser.add_argument("--photo", action="store_true",
+                        help="also time a photo (detect once, then edit + merge back per move)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
+
+
+def build_timing_model(directory: Path, resolution: int, seed: int = 0) -> Path:
+    """An untrained default-architecture model with ``smile``/``eye_open``/``mouth_open`` boundaries."""
+    import torch
+
+    from ..latent import BoundaryFitter
+    from ..models import ModelConfig, SwapAutoencoder, save_pretrained
+    from ..synth.params import ExpressionParams, IdentityParams
+    from ..synth.render import render
+
+    torch.manual_seed(seed)
+    model = SwapAutoencoder(ModelConfig(resolution=resolution, identities=("A", "B"))).eval()
+    save_pretrained(model, directory)
+    rng = np.random.default_rng(seed)
+    renders = [render(IdentityParams.sample(rng), ExpressionParams.sample(rng), resolution) for _ in range(48)]
+    x = torch.from_numpy(np.stack([r.image for r in renders])).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    with torch.no_grad():
+        z = model.encode(x).numpy()
+    for attr in ("smile", "eye_open", "mouth_open"):
+        y = np.array([r.attributes[attr] for r in renders])
+        BoundaryFitter(method="ridge", random_state=seed).fit(z, y).to_boundary(attr, model.model_id).save(
+            directory / "boundaries")
+    return directory
+
+
+def _inputs(folder: Path, resolution: int, seed: int) -> dict[str, Path]:
+    """An aligned face crop at the model resolution and a photo with the face on a larger canvas."""
+    from ..synth.params import ExpressionParams, IdentityParams
+    from ..synth.render import render
+
+    rng = np.random.default_rng(seed + 1)
+    face = render(IdentityParams.sample(rng), ExpressionParams.neutral(), max(resolution, 128)).image
+    crop = render(IdentityParams.sample(rng), ExpressionParams.neutral(), resolution).image
+    canvas = np.full((face.shape[0] * 2, face.shape[1] * 2, 3), 100, np.uint8)
+    canvas[face.shape[0] // 2:face.shape[0] // 2 + face.shape[0], face.shape[1] // 2:face.shape[1] // 2 + face.shape[1]] = face
+    paths = {"aligned": folder / "crop.png", "photo": folder / "photo.png"}
+    write_image(paths["aligned"], crop)
+    write_image(paths["photo"], canvas)
+    return paths
+
+
+def _values(k: int) -> float:
+    """Slider values that differ on every move (−2.5 … 2.5)."""
+    return round(-2.5 + (k * 0.7) % 5.0, 1)
+
+
+def _session(url: str, image: Path, aligned: bool, attribute: str, warmup: int, n: int,
+             start: threading.Barrier | None, out: list[float], errors: list[str], span: list[float]) -> None:
+    from gradio_client import Client, handle_file
+
+    try:
+        client = Client(url, verbose=False)
+        _, picker, _ = client.predict(handle_file(str(image)), aligned, api_name="/load_image")
+        face = picker["value"]
+        for k in range(warmup):
+            client.predict(face=face, **{attribute: _values(k)}, api_name="/apply")
+    except Exception as exc:  # noqa: BLE001 - counted as an error of this client
+        errors.append(f"setup: {type(exc).__name__}: {exc}")
+        if start is not None:
+            start.abort()
+        return
+    if start is not None:
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            return
+    span.append(time.perf_counter())
+    for k in range(n):
+        t0 = time.perf_counter()
+        try:
+            img, _, _ = client.predict(face=face, **{attribute: _values(warmup + k)}, api_name="/apply")
+            if not img or not Path(img).is_file():
+                raise LatentEditError("no image returned")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{type(exc).__name__}: {exc}")
+            continue
+        out.append((time.perf_counter() - t0) * 1000.0)
+    span.append(time.perf_counter())
+
+
+def _run_clients(url: str, image: Path, aligned: bool, attribute: str, clients: int, warmup: int,
+                 n: int) -> dict[str, Any]:
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    spans: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[str] = []
+    barrier = threading.Barrier(clients) if clients > 1 else None
+    threads = [threading.Thread(target=_session, args=(url, image, aligned, attribute, warmup, n, barrier, lat[i],
+                                                       errors, spans[i])) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [v for per in lat for v in per]
+    starts = [s[0] for s in spans if len(s) == 2]
+    ends = [s[1] for s in spans if len(s) == 2]
+    wall = (max(ends) - min(starts)) if starts else float("nan")
+    return {"latencies_ms": flat, "errors": errors, "wall_s": wall}
+
+
+def _direct(editor, image: Path, aligned: bool, attribute: str, warmup: int, n: int) -> list[float]:
+    from .._io import read_image
+    from ..edit import Recipe
+
+    face = editor.find_faces(read_image(image), aligned=aligned)[0]
+    times = []
+    for k in range(warmup + n):
+        recipe = Recipe(edits={attribute: _values(k)})
+        t0 = time.perf_counter()
+        editor.apply(face, recipe)
+        if k >= warmup:
+            times.append((time.perf_counter() - t0) * 1000.0)
+    return times
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark, print a table and optionally write JSON. Returns 0."""
+    import torch
+
+    from ..app import launch
+    from ..edit import Editor
+    from .markdown import machine_info
+
+    for name in ("requests", "clients", "concurrency"):
+        if getattr(args, name) < 1:
+            raise LatentEditError(f"--{name} must be ≥ 1")
+    if args.json and Path(args.json).exists():
+        raise LatentEditError(f"{args.json} already exists; refusing to overwrite it")
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    with tempfile.TemporaryDirectory(prefix="latentedit-bench-app-") as tmp:
+        tmp_path = Path(tmp)
+        if args.model is None:
+            print(f"building an untrained {args.resolution}-px model for timing …")
+            model_dir = build_timing_model(tmp_path / "model", args.resolution, args.seed)
+        else:
+            model_dir = Path(args.model)
+        editor = Editor.from_pretrained(model_dir)
+        if not editor.attributes:
+            raise LatentEditError(f"{model_dir}: no boundaries to move a slider along")
+        attribute = "smile" if "smile" in editor.attributes else editor.attributes[0]
+        inputs = _inputs(tmp_path, editor.resolution, args.seed)
+        scenarios = [("aligned", True)] + ([("photo", False)] if args.photo else [])
+        demo = launch(editor, port=_free_port(), concurrency=args.concurrency, prevent_thread_lock=True,
+                      quiet=True, work_dir=str(tmp_path / "work"))
+        rows = []
+        try:
+            for scenario, aligned in scenarios:
+                direct = _direct(editor, inputs[scenario], aligned, attribute, args.warmup, args.requests)
+                d50 = statistics.median(direct)
+                rows.append({"scenario": scenario, "path": "direct Editor.apply (baseline)", "clients": 1,
+                             "requests": len(direct), "errors": 0, "p50_ms": d50, "p95_ms": _percentile(direct, 95),
+                             "p50_vs_direct": 1.0, "throughput_per_s": 1000.0 / d50})
+                for clients in sorted({1, args.clients}):
+                    if scenario == "photo" and clients > 1:
+                        continue
+                    print(f"{scenario}: {clients} client(s) × {args.requests} slider moves …")
+                    r = _run_clients(demo.local_url, inputs[scenario], aligned, attribute, clients, args.warmup,
+                                     args.requests)
+                    lat = r["latencies_ms"]
+                    p50 = _percentile(lat, 50)
+                    rows.append({"scenario": scenario, "path": "app via gradio_client", "clients": clients,
+                                 "requests": len(lat), "errors": len(r["errors"]), "p50_ms": p50,
+                                 "p95_ms": _percentile(lat, 95), "p50_vs_direct": p50 / d50,
+                                 "throughput_per_s": len(lat) / r["wall_s"]})
+                    for e in r["errors"][:3]:
+                        print(f"  error: {e}")
+        finally:
+            demo.close()
+
+    print(f"\nslider move → new image, {editor.resolution} px model, attribute {attribute!r}, "
+          f"app concurrency {args.concurrency}")
+    head = f"{'input':<8} {'path':<32} {'clients':>7} {'n':>4} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} " \
+           f"{'p50/direct':>10} {'req/s':>7}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['scenario']:<8} {r['path']:<32} {r['clients']:>7} {r['requests']:>4} {r['errors']:>6} "
+              f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p50_vs_direct']:>10.2f} {r['throughput_per_s']:>7.1f}")
+    one = next(r for r in rows if r["path"].startswith("app") and r["clients"] == 1 and r["scenario"] == "aligned")
+    verdict = "meets" if one["p50_ms"] <= TARGET_P50_MS else "misses"
+    headline = (f"1 client: p50 {one['p50_ms']:.0f} ms at {editor.resolution} px ({verdict} the "
+                f"{TARGET_P50_MS:.0f} ms target)")
+    print(headline)
+    if args.json:
+        import gradio
+
+        machine = machine_info("cpu" if editor.device.type == "cpu" else str(editor.device))
+        machine["gradio"] = gradio.__version__
+        machine["load_average_1min"] = __import__("os").getloadavg()[0]
+        atomic_write_json(args.json, {
+            "benchmark": "app",
+            "description": "slider-move → new image latency through gradio_client against the running app "
+                           "(queue + edit + PNG + download), 1 and N concurrent clients, vs a direct "
+                           "Editor.apply call in the same run",
+            "command": "latentedit bench app " + (f"{args.model} " if args.model else "")
+                       + f"--resolution {args.resolution} --requests {args.requests} --clients {args.clients}"
+                       + (" --photo" if args.photo else "") + f" --json {args.json}",
+            "machine": machine,
+            "settings": {"model": str(args.model or f"untrained default architecture at {args.resolution} px"),
+                         "resolution": editor.resolution, "attribute": attribute, "requests_per_client":
+                         args.requests, "warmup": args.warmup, "clients": args.clients,
+                         "app_concurrency": args.concurrency, "photo": bool(args.photo)},
+            "baseline": "direct in-process Editor.apply on the same face (no server), same run",
+            "results": rows,
+            "headline": headline,
+            "target_p50_ms": TARGET_P50_MS,
+            "notes": ["shared 2-core machine: see machine.load_average_1min for how contended the timings were"],
+        }, overwrite=False)
+        print(f"wrote {args.json}")
+    return 0
