@@ -1,8 +1,8 @@
 """Soft region masks from 68 landmarks, shared by SynthFaces and the real-face pipeline.
 
 Every mask is ``float32 S×S`` in [0, 1]: a filled polygon (anti-aliased), grown by the feather
-radius and blurred with a Gaussian whose sigma scales with the crop size. Regions are :data:`latentedit.landmarks.REGIONS`.
-Each region is generous on purpose: an edit confined to the ``eyes`` mask must have room for an
+radius and blurred with a Gaussian whose sigma scales with the crop size. Regions are
+:data:`latentedit.landmarks.REGIONS`. Each region is generous on purpose: an edit confined to the ``eyes`` mask must have room for an
 eye that opens wider, the ``mouth`` mask for a mouth that opens or smiles.
 """
 from __future__ import annotations

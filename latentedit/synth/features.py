@@ -5,6 +5,7 @@ Each shape passes through the landmarks that describe it (see :mod:`latentedit.s
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 
@@ -147,8 +148,6 @@ def draw_brows(cv: Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col: n
 def draw_hair_cap(cv: Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col: np.ndarray,
                   hair_tex: np.ndarray, L: np.ndarray, px: float, face_m: np.ndarray) -> None:
     """Hair over the top of the head, bounded below by the hairline (never over brows or eyes)."""
-    from .render import strand_profile
-
     style = int(ident.hair_style)
     outer = geo.skull
     box = box_of(outer, cv.size)  # the per-pixel maths runs only over the head
@@ -175,6 +174,18 @@ def draw_hair_cap(cv: Canvas, ident: IdentityParams, geo: FaceGeometry, hair_col
     # the hair casts a soft shadow onto the forehead
     sh = np.clip(cv.shift(cv.blur(m, 2.0 * px), 0, 0.02 * cv.size) - m, 0, 1) * face_m
     cv.img *= (1 - 0.35 * sh)[..., None]
+
+
+def strand_profile(ident: IdentityParams) -> np.ndarray:
+    """A person's 1-D strand pattern (float32, 512 samples around the head, about [-1, 1]): hair
+    brightness as a function of the angle around the head, so strands run from the crown down."""
+    values = np.array([*ident.to_attributes().values(), 7.0], np.float64)
+    rng = np.random.default_rng(zlib.crc32(values.tobytes()))
+    n = rng.standard_normal(512).astype(np.float32)
+    k = np.array([0.25, 0.5, 0.25], np.float32)
+    n = np.convolve(np.concatenate([n[-1:], n, n[:1]]), k, mode="valid")  # circular smoothing
+    clumps = np.repeat(rng.standard_normal(32).astype(np.float32), 16)
+    return np.clip(0.6 * n + 0.5 * clumps, -2.0, 2.0) / 1.3
 
 
 def draw_glasses(cv: Canvas, ident: IdentityParams, geo: FaceGeometry, px: float) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..masks import region_masks
-from .features import draw_brows, draw_eyes, draw_glasses, draw_hair_cap, draw_mouth, draw_nose
+from .features import draw_brows, draw_eyes, draw_glasses, draw_hair_cap, draw_mouth, draw_nose, strand_profile
 from .geometry import FaceGeometry, build_geometry, head_ellipsoid
 from .params import ExpressionParams, IdentityParams
 from .raster import _HAIR, _HAIR_POS, _SKIN, Canvas, box_of, ellipse_pts, grid, ramp, raycast, spline
@@ -248,17 +248,6 @@ def _hair_texture(cv: Canvas, rng: np.random.Generator) -> np.ndarray:
     n = rng.standard_normal((S, S), dtype=np.float32)
     streaks = cv.cv2.blur(n, (1, max(3, S // 12)))
     return streaks * (1.6 / math.sqrt(max(3, S // 12)))
-
-
-def strand_profile(ident: IdentityParams) -> np.ndarray:
-    """A person's 1-D strand pattern (float32, 512 samples around the head, about [-1, 1]): hair
-    brightness as a function of the angle around the head, so strands run from the crown down."""
-    rng = np.random.default_rng(_seed(*_identity_values(ident), 7.0))
-    n = rng.standard_normal(512).astype(np.float32)
-    k = np.array([0.25, 0.5, 0.25], np.float32)
-    n = np.convolve(np.concatenate([n[-1:], n, n[:1]]), k, mode="valid")  # circular smoothing
-    clumps = np.repeat(rng.standard_normal(32).astype(np.float32), 16)
-    return np.clip(0.6 * n + 0.5 * clumps, -2.0, 2.0) / 1.3
 
 
 def _skin_texture(cv: Canvas, id_rng: np.random.Generator, im_rng: np.random.Generator, px: float) -> np.ndarray:
