@@ -303,3 +303,24 @@ def test_preview_grid_layout():
     assert g.shape == (128, 192, 3) and g.dtype == np.uint8
     first = render(identity_params(0, 0), ExpressionParams(background=0.55), 64).image
     np.testing.assert_array_equal(g[:64, :64], first)
+
+
+def test_synth_dataset_matches_the_faceset(tmp_path):
+    import torch
+
+    from latentedit.synth import SynthDataset
+
+    fs = synth_faceset(tmp_path / "s", identities=2, per_identity=2, size=64, seed=4, progress=False)
+    ds = SynthDataset(identities=2, per_identity=2, size=64, seed=4)
+    assert len(ds) == len(fs) == 4 and ds.identities == fs.identities
+    for k in range(4):
+        a, b = ds[k], fs[k]
+        assert torch.equal(a["image"], b["image"]) and a["identity"] == b["identity"]
+        assert a["attributes"] == pytest.approx(b["attributes"])
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=3)))
+    assert batch["image"].shape == (3, 3, 64, 64) and batch["identity"] == ["id000", "id000", "id001"]
+    assert ds[-1]["index"] == 3
+    with pytest.raises(IndexError):
+        ds[4]
+    with pytest.raises(LatentEditError, match="per_identity"):
+        SynthDataset(identities=2, per_identity=0)

@@ -7,6 +7,7 @@ Importing this package does not import cv2 (it is imported when drawing).
 """
 from __future__ import annotations
 
+from .dataset import SynthDataset
 from .generate import (PREVIEW_EXPRESSIONS, SYNTH_VERSION, expression_params, identity_label, identity_params,
                        preview_grid, render_batch, synth_faceset)
 from .params import (EXPRESSION_ATTRIBUTES, GLASSES, HAIR_STYLES, IDENTITY_ATTRIBUTES, SYNTH_ATTRIBUTES,
@@ -14,7 +15,7 @@ from .params import (EXPRESSION_ATTRIBUTES, GLASSES, HAIR_STYLES, IDENTITY_ATTRI
 from .render import RenderResult, render
 
 __all__ = [
-    "IdentityParams", "ExpressionParams", "RenderResult", "render", "render_batch", "synth_faceset",
+    "IdentityParams", "ExpressionParams", "RenderResult", "render", "render_batch", "synth_faceset", "SynthDataset",
     "preview_grid", "identity_params", "expression_params", "identity_label",
     "IDENTITY_ATTRIBUTES", "EXPRESSION_ATTRIBUTES", "SYNTH_ATTRIBUTES", "HAIR_STYLES", "GLASSES",
     "PREVIEW_EXPRESSIONS", "SYNTH_VERSION",
