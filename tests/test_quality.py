@@ -1,6 +1,7 @@
 """The quality suite end to end on a tiny model, its JSON schema, and BENCHMARKS.md generation."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,11 @@ REQUIRED = ("benchmark", "description", "command", "machine", "settings", "basel
 
 
 def _make_model(root: Path):
-    """A tiny untrained model with SynthFaces decoders id000/id001 and a smile boundary."""
+    """A tiny untrained model with SynthFaces decoders id000/id001 and smile/mouth_open boundaries.
+
+    An untrained encoder's codes barely vary (std ~0.004), so the boundaries' std (the unit of alpha) is
+    set to 3 latent units: an edit then visibly changes the decoded face, which is what the suite measures.
+    """
     from latentedit.faceset import FaceRecord, FaceSetWriter
     from latentedit.latent import BoundaryFitter, encode_faceset
     from latentedit.models import SwapAutoencoder, tiny_config
@@ -34,8 +39,8 @@ def _make_model(root: Path):
     model.save_pretrained(root / "model")
     table = encode_faceset(model, fs, progress=False)
     for attr in ("smile", "mouth_open"):
-        BoundaryFitter(method="ridge").fit(table.z, table.column(attr)).to_boundary(attr, model.model_id) \
-            .save(root / "model" / "boundaries")
+        b = BoundaryFitter(method="ridge").fit(table.z, table.column(attr)).to_boundary(attr, model.model_id)
+        dataclasses.replace(b, std=3.0).save(root / "model" / "boundaries")
     return fs
 
 
@@ -87,8 +92,9 @@ def test_suite_runs_end_to_end_and_matches_schema(run_dir):
     eq = res["edit_quality"]["attributes"]
     assert set(eq) == {"smile", "mouth_open", "random_direction"}
     assert 0 <= eq["smile"]["success_rate"] <= 1 and eq["smile"]["selectivity_vs_random"] > 0
+    assert eq["smile"]["identity_drift"]["pixel_rmse_to_alpha0"] > 1e-3
     speed = res["speed"]
-    assert speed["merge"]["headline"]["method"] == "rct" and speed["train"] is None
+    assert speed["merge"]["headline"].startswith("rct: time_vs_baseline=1.8") and speed["train"] is None
     assert any("real-face swap not measured" in n for n in data["notes"])
 
 
@@ -113,3 +119,26 @@ def test_data_spec_errors(run_dir):
     code = main(["bench", "quality", str(root / "model"), "--data", "id000=" + str(root / "faces"),
                  "--oracle-dir", str(root / "oracle")])
     assert code == 2  # two people in that FaceSet: must name one with @LABEL
+
+
+def test_real_face_parts_on_shared_frames(run_dir, tmp_path):
+    """Swap and reconstruction on real frames (tiny untrained model: the numbers show the baselines work)."""
+    from latentedit.bench import quality_parts as qp
+    from latentedit.edit.editor import Editor
+    from latentedit.faces import extract
+    from tests.conftest import shared_path
+
+    pair = shared_path("data", "swap_pair")
+    root, _ = run_dir
+    editor = Editor.from_pretrained(root / "model", device="cpu")
+    notes: list[str] = []
+    res, tables = qp.swap_real(editor, pair, "id000,id001", 4, notes)
+    r = res["A_KatieHill→id001"]
+    # Two different people are further apart than two frames of the same person.
+    assert r["source_to_target (different people)"] > r["target_to_target (same person)"]
+    assert -1 <= r["corr_mouth_open_score"] <= 1 and len(tables[0]["rows"]) == 2
+    assert qp.swap_real(editor, pair, "A,B", 4, notes) is None and "skipped" in notes[-1]
+    frames = sorted((pair / "B_AlexandriaOcasioCortez").glob("*.jpg"))[:3]
+    extract(frames, tmp_path / "real", size=64, descriptor=False, progress=False)
+    res, _ = qp.reconstruction_real(editor, tmp_path / "real", 3, None)
+    assert res["n"] == 3 and res["methods"]["blurred input"]["dlib_identity_distance"] < 0.6

@@ -49,8 +49,9 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
     return info
 
 
-def fmt(v: Any) -> str:
-    """A compact cell: 4 significant digits for floats, '—' for None/NaN, JSON for small containers."""
+def fmt(v: Any, limit: int | None = 120) -> str:
+    """A compact cell: 4 significant digits for floats, '—' for None/NaN, ``k=v`` lists for small dicts
+    (cut at ``limit`` characters; None = never)."""
     if v is None:
         return "—"
     if isinstance(v, bool):
@@ -69,7 +70,7 @@ def fmt(v: Any) -> str:
         return f"[{len(v)} items]"
     if isinstance(v, dict):
         text = ", ".join(f"{k}={fmt(x)}" for k, x in v.items())
-        return text if len(text) <= 120 else text[:117] + "…"
+        return text if limit is None or len(text) <= limit else text[:limit - 3] + "…"
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
@@ -143,9 +144,9 @@ def section(name: str, data: dict, file: Path) -> str:
         lines += [str(data["description"]), ""]
     lines += [f"Reproduce: `{cmd}`  ", hardware_line(data.get("machine")), ""]
     if data.get("settings"):
-        lines += ["Settings: " + fmt(data["settings"]), ""]
+        lines += ["Settings: " + fmt(data["settings"], limit=None), ""]
     if data.get("baseline"):
-        lines += ["Baseline: " + fmt(data["baseline"]), ""]
+        lines += ["Baseline: " + fmt(data["baseline"], limit=None), ""]
     tables = data.get("tables")
     if isinstance(tables, list) and tables:
         for t in tables:

@@ -17,10 +17,8 @@ The parts live in :mod:`latentedit.bench.quality_parts`.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import LatentEditError

@@ -137,8 +137,30 @@ def _blur(x: np.ndarray) -> np.ndarray:
     return np.stack([cv2.GaussianBlur(im, (0, 0), sigma) for im in x])
 
 
-def image_metrics(pred: np.ndarray, ref: np.ndarray, lpips_model=None, dlib: bool = False) -> dict[str, float]:
-    """Mean PSNR (dB), SSIM, LPIPS and dlib identity distance between uint8 batches ``pred`` and ``ref``."""
+def descriptors(images: np.ndarray, cache: dict | None = None) -> np.ndarray:
+    """dlib descriptors of uint8 crops; identical images (e.g. a repeated mean face) are measured once."""
+    from ..metrics import measure_faces
+
+    cache = {} if cache is None else cache
+    keys = [hash(im.tobytes()) for im in images]
+    todo = {k: i for i, k in enumerate(keys) if k not in cache}
+    if todo:
+        got = measure_faces(np.stack([images[i] for i in todo.values()])).descriptors
+        cache.update(zip(todo, got))
+    return np.stack([cache[k] for k in keys])
+
+
+def image_metrics(pred: np.ndarray, ref: np.ndarray, lpips_model=None, dlib: bool = False,
+                  cache: dict | None = None) -> dict[str, float]:
+    """Mean PSNR (dB), SSIM, LPIPS and dlib identity distance between uint8 batches ``pred`` and ``ref``.
+
+    Args:
+        pred: uint8 ``N×S×S×3``.
+        ref: uint8 ``N×S×S×3``.
+        lpips_model: a module from :func:`latentedit.metrics.load_lpips`, or None to skip LPIPS.
+        dlib: also compute the mean dlib identity distance (slow: ~0.1 s per face on CPU).
+        cache: descriptor cache shared between calls (the reference is measured once).
+    """
     from ..metrics import lpips_distance, psnr, ssim, summarize
 
     a, b = _to_t(pred), _to_t(ref)
@@ -147,10 +169,10 @@ def image_metrics(pred: np.ndarray, ref: np.ndarray, lpips_model=None, dlib: boo
         out["lpips"] = float(lpips_distance(a, b, lpips_model, data_range=1.0).mean())
     if dlib:
         from ..faces import identity_distance
-        from ..metrics import measure_faces
 
-        out["dlib_identity_distance"] = float(np.mean(identity_distance(measure_faces(pred).descriptors,
-                                                                        measure_faces(ref).descriptors)))
+        cache = {} if cache is None else cache
+        out["dlib_identity_distance"] = float(np.mean(identity_distance(descriptors(pred, cache),
+                                                                        descriptors(ref, cache))))
     return out
 
 
@@ -184,8 +206,9 @@ def reconstruction_synth(editor, people: dict, n: int, seed: int, lpips_model, d
         means.append(np.broadcast_to(x.mean(0).round().astype(np.uint8), x.shape))
         per_decoder[name] = image_metrics(y, x, lpips_model)
     x, y, mf = np.concatenate(ins), np.concatenate(outs), np.concatenate(means)
-    rows = {"model": image_metrics(y, x, lpips_model, dlib), "mean face": image_metrics(mf, x, lpips_model, dlib),
-            "blurred input": image_metrics(_blur(x), x, lpips_model, dlib)}
+    c: dict = {}
+    rows = {"model": image_metrics(y, x, lpips_model, dlib, c), "mean face": image_metrics(mf, x, lpips_model, dlib, c),
+            "blurred input": image_metrics(_blur(x), x, lpips_model, dlib, c)}
     res = {"n": int(len(x)), "methods": rows, "per_decoder": per_decoder}
     return res, [_metric_table(f"Reconstruction, held-out SynthFaces renders ({len(x)} faces, {s} px)", rows,
                                "model", "inputs are fresh expressions of each decoder's person; mean face = "
@@ -207,8 +230,9 @@ def reconstruction_real(editor, faceset_dir, n: int, lpips_model):
     x = np.stack([f.crop for f in faces])
     y = np.stack([im for im, _ in editor.render(faces, Recipe())])
     mf = np.broadcast_to(x.mean(0).round().astype(np.uint8), x.shape)
-    rows = {"model": image_metrics(y, x, lpips_model, True), "mean face": image_metrics(mf, x, lpips_model, True),
-            "blurred input": image_metrics(_blur(x), x, lpips_model, True)}
+    c: dict = {}
+    rows = {"model": image_metrics(y, x, lpips_model, True, c), "mean face": image_metrics(mf, x, lpips_model, True, c),
+            "blurred input": image_metrics(_blur(x), x, lpips_model, True, c)}
     return ({"n": len(x), "faceset": str(faceset_dir), "methods": rows},
             [_metric_table(f"Reconstruction, real faces ({len(x)} from {Path(faceset_dir).name})", rows, "model",
                            "last N records of the FaceSet; dlib distance < 0.6 ≈ same person")])
@@ -431,6 +455,30 @@ def edit_quality(editor, people: dict, oracle, oracle_dir, attributes, n: int, a
 
 # -- 5. speed summary --------------------------------------------------------------------------------------
 
+_RATIO_HINTS = ("vs_baseline", "ratio", "speedup", "seam_delta_e", "per_s", "p50", "p95")
+
+
+def headline(data: dict) -> str:
+    """A one-line summary of a benchmark JSON: its ``headline`` if given, else the ratio-like columns
+    (``*_vs_baseline``, ``*ratio*``, ``*speedup*``, seam ΔE, throughput, latency percentiles) of every row."""
+    from .markdown import fmt
+
+    if data.get("headline") is not None:
+        return fmt(data["headline"], limit=200)
+    rows = data.get("results")
+    if isinstance(rows, dict):
+        rows = [dict(name=k, **v) if isinstance(v, dict) else {"name": k, "value": v} for k, v in rows.items()]
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return fmt(rows, limit=200)
+    parts = []
+    for r in rows[:8]:
+        label = next((str(v) for v in r.values() if isinstance(v, str)), "")
+        keys = [k for k in r if any(h in k for h in _RATIO_HINTS) and isinstance(r[k], (int, float))]
+        shown = keys or [k for k in r if isinstance(r[k], (int, float)) and not isinstance(r[k], bool)][:2]
+        parts.append(f"{label}: " + ", ".join(f"{k}={fmt(r[k])}" for k in shown))
+    return "; ".join(parts) + ("; …" if len(rows) > 8 else "")
+
+
 def speed_summary(bench_dir):
     """Headline of every speed benchmark JSON in ``bench_dir`` (``<name>_cpu.json``)."""
     from .markdown import fmt, hardware_line
@@ -445,15 +493,15 @@ def speed_summary(bench_dir):
             continue
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
             rows.append([name, f"unreadable ({exc.__class__.__name__})", "", ""])
+            res[name] = None
             continue
-        first = data.get("results")
-        if isinstance(first, list) and first:
-            first = first[0]
-        head = data.get("headline") or first
-        rows.append([name, fmt(head)[:160], fmt(data.get("baseline"))[:80], hardware_line(data.get("machine"))[10:70]])
+        head = headline(data)
+        rows.append([name, head, fmt(data.get("baseline"), limit=80), hardware_line(data.get("machine"))[10:]])
         res[name] = {"file": f.name, "headline": head}
     return res, [{"title": "Speed summary (docs/bench/*_cpu.json; full tables in BENCHMARKS.md)",
-                  "columns": ["benchmark", "headline (first result row)", "baseline", "hardware"], "rows": rows,
+                  "columns": ["benchmark", "headline", "baseline", "hardware"], "rows": rows,
                   "note": "ratios are against each benchmark's own baseline in the same run"}]

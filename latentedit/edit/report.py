@@ -362,7 +362,6 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
     import torch
 
     from ..faceset import FaceSet
-    from .editor import Editor
     from .recipe import Recipe
 
     editor = _as_editor(editor_or_model, boundaries)
