@@ -142,3 +142,19 @@ def test_real_face_parts_on_shared_frames(run_dir, tmp_path):
     extract(frames, tmp_path / "real", size=64, descriptor=False, progress=False)
     res, _ = qp.reconstruction_real(editor, tmp_path / "real", 3, None)
     assert res["n"] == 3 and res["methods"]["blurred input"]["dlib_identity_distance"] < 0.6
+
+
+def test_decoder_people_from_specs_and_run_config(tmp_path):
+    from latentedit.bench.quality_parts import run_data_specs, synth_people
+    from latentedit.synth.generate import identity_params
+
+    class M:
+        identities = ("A", "B", "generic")
+
+    notes: list[str] = []
+    people = synth_people(M, ["A=synth:1:0", "B=synth:1:1"], 0, notes)
+    assert people["A"] == identity_params(1, 0) and people["B"] == identity_params(1, 1)
+    assert people["generic"] is None  # fresh people for the generic decoder
+    (tmp_path / "model").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({"train": {"data": {"A": "/x@id000", "B": "/x@id001"}}}))
+    assert run_data_specs(tmp_path / "model") == ["A=/x@id000", "B=/x@id001"]

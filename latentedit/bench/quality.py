@@ -29,9 +29,11 @@ def add_arguments(parser) -> None:
     """Register the benchmark's options."""
     parser.add_argument("model", help="pretrained model folder (or a training run folder)")
     parser.add_argument("--data", action="append", default=[], metavar="DECODER=FACESET[@LABEL]",
-                        help="SynthFaces FaceSet each decoder was trained on (as in `latentedit train --data`); "
+                        help="SynthFaces FaceSet each decoder was trained on (as in `latentedit train --data`), "
+                             "or DECODER=synth:SEED:INDEX for identity INDEX of `latentedit synth --seed SEED`; "
                              "its ground-truth identity attributes define the person for reconstruction and "
-                             "swap ground truth. Default: decoders named idNNN are identity NNN of --synth-seed")
+                             "swap ground truth. Default: a training run's recorded --data (MODEL = run folder), "
+                             "then decoders named idNNN are identity NNN of --synth-seed")
     parser.add_argument("--synth-seed", type=int, default=0, help="SynthFaces dataset seed for idNNN decoders")
     parser.add_argument("--synth-pairs", type=int, default=48, help="held-out renders per decoder for "
                         "reconstruction and per direction for swaps (default 48)")
@@ -86,7 +88,7 @@ def run(args) -> int:
         lp = None
         notes.append(f"LPIPS skipped: {exc}")
     oracle = qp.load_oracle(args.oracle_dir, notes)
-    people = qp.synth_people(model, args.data, args.synth_seed, notes)
+    people = qp.synth_people(model, args.data, args.synth_seed, notes, model_dir=args.model)
 
     results: dict[str, Any] = {}
     tables: list[dict] = []

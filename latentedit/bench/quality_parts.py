@@ -54,7 +54,22 @@ def load_oracle(oracle_dir, notes: list[str]):
         return None
 
 
-def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[str]) -> dict[str, Any]:
+def run_data_specs(model_dir) -> list[str]:
+    """``DECODER=FACESET[@LABEL]`` specs recorded by training in ``RUN/config.json`` (``train.data``),
+    for a model given as a run folder or its ``model/`` subfolder; empty if there is none."""
+    path = Path(model_dir)
+    for cand in (path / "config.json", path.parent / "config.json"):
+        try:
+            data = json.loads(cand.read_text(encoding="utf-8")).get("train", {}).get("data")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(data, dict) and data:
+            return [f"{k}={v}" for k, v in data.items()]
+    return []
+
+
+def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[str],
+                 model_dir=None) -> dict[str, Any]:
     """Map decoders to SynthFaces identities (``IdentityParams``; None for ``generic`` = fresh people).
 
     Args:
@@ -62,6 +77,8 @@ def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[
         data_specs: ``DECODER=FACESET[@LABEL]`` strings (SynthFaces FaceSets with ground truth).
         synth_seed: dataset seed for decoders named ``idNNN`` without a spec.
         notes: caveats are appended here.
+        model_dir: the model argument; when ``data_specs`` is empty, a training run's recorded
+            ``train.data`` is used (see :func:`run_data_specs`) if its FaceSets still exist.
 
     Raises:
         LatentEditError: for a malformed spec, an unknown decoder, or a FaceSet without one person's
@@ -72,14 +89,23 @@ def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[
     from ..synth.params import IDENTITY_ATTRIBUTES, IdentityParams
 
     people: dict[str, Any] = {}
+    if not data_specs and model_dir is not None:
+        found = run_data_specs(model_dir)
+        if found and all(Path(sp.split("=", 1)[1].split("@")[0]).is_dir() for sp in found):
+            data_specs = found
+            notes.append("decoder people taken from the training run's config: " + ", ".join(found))
     for spec in data_specs:
         m = re.fullmatch(r"([^=]+)=([^@]+)(?:@(.+))?", spec)
         if not m:
-            raise LatentEditError(f"--data {spec!r}: expected DECODER=FACESET or DECODER=FACESET@LABEL")
+            raise LatentEditError(f"--data {spec!r}: expected DECODER=FACESET[@LABEL] or DECODER=synth:SEED:INDEX")
         name, folder, label = m.groups()
         if name not in model.identities:
             raise LatentEditError(f"--data {spec!r}: the model has no decoder {name!r} (decoders: "
                                   f"{', '.join(model.identities)})")
+        syn = re.fullmatch(r"synth:(\d+):(\d+)", folder)
+        if syn:  # identity INDEX of SynthFaces dataset SEED, no files needed
+            people[name] = identity_params(int(syn.group(1)), int(syn.group(2)))
+            continue
         fs = FaceSet(folder)
         if label:
             fs = fs.filter(identity=label)
