@@ -116,6 +116,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
     # delete_cache: drop served images older than an hour, checked every 30 minutes.
     with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         faces_state = gr.State(None)        # list[Face] of the current photo (per session)
+        source_state = gr.State(None)       # ("upload", path) or ("sample", name): what to reload
         gr.Markdown(f"## latentedit — latent-space face editing\nModel: {len(attributes)} attributes, "
                     f"decoders: {', '.join(identities)}, {editor.resolution} px.")
         with gr.Tab("Edit"):
@@ -130,7 +131,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
                     status = gr.Markdown("Upload a photo or pick a sample.", elem_id="le-status")
                 with gr.Column(scale=2):
                     with gr.Row():
-                        before = gr.Image(label="Before", type="numpy", format="png", interactive=False,
+                        before = gr.Image(label="Before", type="filepath", format="png", interactive=False,
                                           elem_id="le-before", height=320)
                         after = gr.Image(label="After", type="filepath", format="png", interactive=False,
                                          elem_id="le-after", height=320, buttons=["download", "fullscreen"])
@@ -192,16 +193,16 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
             reg, ident, col = args[2 * n:2 * n + 3]
             return cb.build_recipe(attributes, values, flags, reg, ident, col)
 
-        def _loaded(image, faces, source):
+        def _loaded(image, faces, source, origin):
             labels = cb.face_labels(faces)
             msg = f"{source}: {len(faces)} face(s) found" + (" — pick one below." if len(faces) > 1 else ".")
-            return (faces, cb.fit_display(image), gr.update(choices=labels, value=labels[0]), msg)
+            return (faces, live.write(cb.fit_display(image)), gr.update(choices=labels, value=labels[0]), msg, origin)
 
         @_guard
         def load_image(path, is_aligned):
             image = cb.read_upload(path, limits)
             name = Path(path).name
-            return _loaded(image, cb.find_faces(editor, image, bool(is_aligned), name), name)
+            return _loaded(image, cb.find_faces(editor, image, bool(is_aligned), name), name, ("upload", path))
 
         @_guard
         def load_sample(name, is_aligned):
@@ -212,7 +213,14 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
             s = samples[name]
             image = cb.read_upload(s.path, limits)
             faces = cb.find_faces(editor, image, bool(is_aligned) or s.aligned, s.name)
-            return _loaded(image, faces, s.name)
+            return _loaded(image, faces, s.name, ("sample", name))
+
+        def reload(origin, is_aligned):
+            """The "already aligned" box changed: prepare the current photo again."""
+            if not origin:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            kind, value = origin
+            return load_image(value, is_aligned) if kind == "upload" else load_sample(value, is_aligned)
 
         @_guard
         def apply(faces, index, *args):
@@ -296,13 +304,16 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
 
         # ------------------------------------------------------------------- wiring
         apply_io = dict(inputs=[faces_state, face_pick, *controls], outputs=[after, recipe_box, status])
-        loaded_out = [faces_state, before, face_pick, status]
+        loaded_out = [faces_state, before, face_pick, status, source_state]
         upload.upload(load_image, [upload, aligned], loaded_out, api_name="load_image",
                       concurrency_limit=concurrency).then(apply, **apply_io, api_name="apply_after_upload",
                                                           api_visibility="private")
         sample.input(load_sample, [sample, aligned], loaded_out, api_name="load_sample",
                      concurrency_limit=concurrency).then(apply, **apply_io, api_name="apply_after_sample",
                                                          api_visibility="private")
+        aligned.input(reload, [source_state, aligned], loaded_out, api_name="reload",
+                      api_visibility="private").then(apply, **apply_io, api_name="apply_after_reload",
+                                                     api_visibility="private")
         gr.on([*(s.change for s in sliders), *(h.change for h in holds), region.change, identity.change,
                color.change, face_pick.input], apply, **apply_io, api_name="apply", trigger_mode="always_last",
               show_progress="hidden", concurrency_limit=concurrency, concurrency_id="apply")

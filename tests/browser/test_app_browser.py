@@ -145,6 +145,11 @@ def test_upload_then_smile_slider_changes_the_mouth(page, served, tmp_path):
     if shot:
         shutil.copyfile(tmp_path / "app.png", shot)
 
+    # Ticking "already aligned" prepares the same photo again, now as one aligned crop.
+    page.locator("#le-aligned input[type=checkbox]").check()
+    page.locator("#le-face", has_text="face 1 (aligned crop)").wait_for(timeout=60_000)
+    _wait_settled(page, second)
+
 
 def test_a_non_image_upload_shows_a_message(page, tmp_path):
     bad = tmp_path / "holiday.png"
