@@ -68,6 +68,35 @@ def run_data_specs(model_dir) -> list[str]:
     return []
 
 
+def _person_from_spec(model, spec: str) -> dict[str, Any]:
+    """``{decoder: IdentityParams}`` from one ``DECODER=FACESET[@LABEL]`` or ``DECODER=synth:SEED:INDEX``."""
+    from ..faceset import FaceSet
+    from ..synth.generate import identity_params
+    from ..synth.params import IDENTITY_ATTRIBUTES, IdentityParams
+
+    m = re.fullmatch(r"([^=]+)=([^@]+)(?:@(.+))?", spec)
+    if not m:
+        raise LatentEditError(f"--data {spec!r}: expected DECODER=FACESET[@LABEL] or DECODER=synth:SEED:INDEX")
+    name, folder, label = m.groups()
+    if name not in model.identities:
+        raise LatentEditError(f"--data {spec!r}: the model has no decoder {name!r} (decoders: "
+                              f"{', '.join(model.identities)})")
+    syn = re.fullmatch(r"synth:(\d+):(\d+)", folder)
+    if syn:  # identity INDEX of SynthFaces dataset SEED, no files needed
+        return {name: identity_params(int(syn.group(1)), int(syn.group(2)))}
+    fs = FaceSet(folder)
+    if label:
+        fs = fs.filter(identity=label)
+    recs = [r for r in fs.records if all(r.attribute_sources.get(a) == "ground_truth" for a in IDENTITY_ATTRIBUTES)]
+    if not recs:
+        raise LatentEditError(f"--data {spec!r}: {folder} has no SynthFaces ground-truth identity attributes")
+    vals = np.array([[r.attributes[a] for a in IDENTITY_ATTRIBUTES] for r in recs])
+    if np.ptp(vals, axis=0).max() > 1e-5:
+        raise LatentEditError(f"--data {spec!r}: {folder} holds several people; name one with @LABEL "
+                              f"(identities: {', '.join(fs.identities[:10])})")
+    return {name: IdentityParams.from_attributes(recs[0].attributes)}
+
+
 def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[str],
                  model_dir=None) -> dict[str, Any]:
     """Map decoders to SynthFaces identities (``IdentityParams``; None for ``generic`` = fresh people).
@@ -84,39 +113,23 @@ def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[
         LatentEditError: for a malformed spec, an unknown decoder, or a FaceSet without one person's
             ground-truth identity attributes.
     """
-    from ..faceset import FaceSet
     from ..synth.generate import identity_params
-    from ..synth.params import IDENTITY_ATTRIBUTES, IdentityParams
 
     people: dict[str, Any] = {}
-    if not data_specs and model_dir is not None:
+    explicit = bool(data_specs)
+    if not explicit and model_dir is not None:
         found = run_data_specs(model_dir)
         if found and all(Path(sp.split("=", 1)[1].split("@")[0]).is_dir() for sp in found):
             data_specs = found
-            notes.append("decoder people taken from the training run's config: " + ", ".join(found))
     for spec in data_specs:
-        m = re.fullmatch(r"([^=]+)=([^@]+)(?:@(.+))?", spec)
-        if not m:
-            raise LatentEditError(f"--data {spec!r}: expected DECODER=FACESET[@LABEL] or DECODER=synth:SEED:INDEX")
-        name, folder, label = m.groups()
-        if name not in model.identities:
-            raise LatentEditError(f"--data {spec!r}: the model has no decoder {name!r} (decoders: "
-                                  f"{', '.join(model.identities)})")
-        syn = re.fullmatch(r"synth:(\d+):(\d+)", folder)
-        if syn:  # identity INDEX of SynthFaces dataset SEED, no files needed
-            people[name] = identity_params(int(syn.group(1)), int(syn.group(2)))
-            continue
-        fs = FaceSet(folder)
-        if label:
-            fs = fs.filter(identity=label)
-        recs = [r for r in fs.records if all(r.attribute_sources.get(a) == "ground_truth" for a in IDENTITY_ATTRIBUTES)]
-        if not recs:
-            raise LatentEditError(f"--data {spec!r}: {folder} has no SynthFaces ground-truth identity attributes")
-        vals = np.array([[r.attributes[a] for a in IDENTITY_ATTRIBUTES] for r in recs])
-        if np.ptp(vals, axis=0).max() > 1e-5:
-            raise LatentEditError(f"--data {spec!r}: {folder} holds several people; name one with @LABEL "
-                                  f"(identities: {', '.join(fs.identities[:10])})")
-        people[name] = IdentityParams.from_attributes(recs[0].attributes)
+        try:
+            people.update(_person_from_spec(model, spec))
+        except LatentEditError as exc:
+            if explicit:
+                raise
+            notes.append(f"training run's --data {spec} not used for SynthFaces parts: {exc}")
+    if people and not explicit:
+        notes.append("decoder people taken from the training run's config: " + ", ".join(sorted(people)))
     for name in model.identities:
         if name in people:
             continue
@@ -486,7 +499,7 @@ _RATIO_HINTS = ("vs_baseline", "ratio", "speedup", "seam_delta_e", "per_s", "p50
 
 def headline(data: dict) -> str:
     """A one-line summary of a benchmark JSON: its ``headline`` if given, else the ratio-like columns
-    (``*_vs_baseline``, ``*ratio*``, ``*speedup*``, seam ΔE, throughput, latency percentiles) of every row."""
+    (``*_vs_baseline``, ``*ratio*``, ``*speedup*``, seam ΔE, throughput, latency percentiles) of the first rows."""
     from .markdown import fmt
 
     if data.get("headline") is not None:
@@ -497,12 +510,12 @@ def headline(data: dict) -> str:
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         return fmt(rows, limit=200)
     parts = []
-    for r in rows[:8]:
+    for r in rows[:4]:
         label = next((str(v) for v in r.values() if isinstance(v, str)), "")
         keys = [k for k in r if any(h in k for h in _RATIO_HINTS) and isinstance(r[k], (int, float))]
         shown = keys or [k for k in r if isinstance(r[k], (int, float)) and not isinstance(r[k], bool)][:2]
         parts.append(f"{label}: " + ", ".join(f"{k}={fmt(r[k])}" for k in shown))
-    return "; ".join(parts) + ("; …" if len(rows) > 8 else "")
+    return "; ".join(parts) + ("; …" if len(rows) > 4 else "")
 
 
 def speed_summary(bench_dir):
