@@ -327,3 +327,17 @@ def test_cli_app_refuses_missing_and_tampered_models(tmp_path, model_dir, capsys
     err = capsys.readouterr().err
     assert "model.safetensors" in err and "sha256" in err
     assert main(["app", str(model_dir), "--concurrency", "0"]) == 2
+
+
+def test_report_tab_plots_and_caches(editor, tmp_path):
+    from latentedit.app.report_tab import edit_report_for_app
+
+    png, md = edit_report_for_app(editor, "smile", tmp_path, n=4)
+    assert Path(png).is_file() and read_image(png).shape[1] > 300
+    assert "# Edit report: `smile`" in md and "4 faces" in md
+    assert "(\\|Δ\\|/std)" in md                            # the table renders as a table
+    mtime = Path(png).stat().st_mtime_ns
+    assert edit_report_for_app(editor, "smile", tmp_path, n=4) == (png, md)   # cached: not recomputed
+    assert Path(png).stat().st_mtime_ns == mtime
+    with pytest.raises(LatentEditError, match="no boundary for 'frown'"):
+        edit_report_for_app(editor, "frown", tmp_path)

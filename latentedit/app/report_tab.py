@@ -42,6 +42,12 @@ def builtin_faceset(folder: str | os.PathLike, size: int, identities: int = REPO
                              progress=False)
 
 
+def _escape_cells(markdown: str) -> str:
+    """Escape the ``|Δ|`` inside table cells so that the table renders as a table."""
+    return "\n".join(line.replace("|Δ|", "\\|Δ\\|") if line.startswith("|") else line
+                     for line in markdown.split("\n"))
+
+
 def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike,
                         n: int = REPORT_FACES) -> tuple[str, str]:
     """Compute the edit report of ``attribute`` on the built-in set and save its plot.
@@ -66,7 +72,7 @@ def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike,
     out = work / "reports" / "".join(c if c.isalnum() or c in "-_" else "_" for c in attribute)
     png = out / "report.png"
     if png.is_file() and (out / "report.md").is_file():
-        return str(png), (out / "report.md").read_text(encoding="utf-8")
+        return str(png), _escape_cells((out / "report.md").read_text(encoding="utf-8"))
     from ..edit.oracle import default_oracle_dir
 
     faceset = builtin_faceset(work / "faceset", editor.resolution)
@@ -75,7 +81,7 @@ def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike,
     report = edit_report(editor, None, faceset, attribute, alphas=REPORT_ALPHAS, n=n,
                          oracle="auto" if has_oracle else "landmarks", progress=False)
     report.save(out, overwrite=True)
-    text = report.to_markdown()
+    text = _escape_cells(report.to_markdown())
     if not has_oracle:
         text = (f"> The SynthFaces oracle ({default_oracle_dir()}) is not installed; this report measures "
                 "the decoded faces with dlib landmarks instead.\n\n") + text
