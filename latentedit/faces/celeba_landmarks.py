@@ -2,8 +2,9 @@
 
 dlib's HOG detector misses faces that touch the image border or are under ~80 px, which is the
 normal case for CelebA's tightly cropped images. :func:`celeba_landmarks` therefore pads each image,
-upscales it, and tries in turn: HOG, HOG with one more doubling, and — since CelebA images are aligned —
-a fixed box (the median of the boxes found so far) in which the landmark predictor is run directly.
+upscales it, and tries in turn: HOG, HOG with one more doubling, dlib's CNN detector (slow, so last), and
+— since CelebA images are aligned — a fixed box (the median of the boxes found so far) in which the
+landmark predictor is run directly.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 #: Fallback stages, in order.
-METHODS = ("hog", "hog_up", "fixed_box")
+METHODS = ("hog", "hog_up", "cnn", "fixed_box")
 
 
 def _prepare(image: np.ndarray, pad: float, factor: int) -> tuple[np.ndarray, float, float]:
@@ -34,7 +35,25 @@ def _pick(dets, shape) -> object | None:
     return max(dets, key=lambda d: d.size - 0.5 * np.hypot(d.landmarks[:, 0].mean() - cx, d.landmarks[:, 1].mean() - cy))
 
 
-def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 0.25,
+def detect_one(image: np.ndarray, factor: int = 4, pad: float = 0.25, cnn: bool = True):
+    """Run the detector stages (HOG, HOG with one more doubling, CNN) on one CelebA image.
+
+    Returns:
+        ``(landmarks 68×2 float32, method index, box)`` in the image's pixels, or None if no stage finds a face.
+    """
+    from .detect import detect_faces
+
+    stages = (("hog", 0, factor), ("hog", 1, factor), ("cnn", 0, 2))
+    for m, (kind, up, f) in enumerate(stages if cnn else stages[:2]):
+        # the CNN is slow: it runs on a 2x image, where it still finds CelebA's faces
+        work, p, scale = _prepare(image, pad, f)
+        det = _pick(detect_faces(work, detector=kind, upscale=up, adaptive=False, rotations=()), work.shape)
+        if det is not None:
+            return det.landmarks / scale - p, m, tuple(v / scale - p for v in det.box)
+    return None
+
+
+def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 0.25, cnn: bool = True,
                      progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks for aligned CelebA images.
 
@@ -42,6 +61,7 @@ def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 
         paths: image files (all the same size).
         factor: integer upscale before detection (bicubic).
         pad: border added on each side before upscaling, as a fraction of the longer side.
+        cnn: include the CNN stage (~1-2 s per image it runs on).
         progress: show a progress bar.
 
     Returns:
@@ -54,35 +74,30 @@ def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 
     from tqdm import tqdm
 
     from .._io import read_image
-    from .detect import detect_faces, fit_landmarks
+    from .detect import fit_landmarks
 
     n = len(paths)
     lms = np.zeros((n, 68, 2), dtype=np.float32)
     method = np.full(n, -1, dtype=np.int8)
     boxes: list[tuple[float, float, float, float]] = []
     missed: list[int] = []
-    images: dict[int, np.ndarray] = {}
     for i, path in enumerate(tqdm(paths, desc="celeba landmarks", disable=not progress, unit="img")):
-        big, p, f = _prepare(read_image(path), pad, factor)
-        for m, up in ((0, 0), (1, 1)):
-            det = _pick(detect_faces(big, upscale=up, adaptive=False), big.shape)
-            if det is not None:
-                lms[i] = det.landmarks / f - p
-                method[i] = m
-                boxes.append(tuple(v / f - p for v in det.box))
-                break
-        else:
+        found = detect_one(read_image(path), factor, pad, cnn)
+        if found is None:
             missed.append(i)
-            images[i] = big
+            continue
+        lms[i], method[i], box = found
+        if method[i] < 2:  # the fixed box imitates HOG's framing, so only HOG boxes go into its median
+            boxes.append(box)
     if missed:
         box = np.median(np.array(boxes), axis=0) if boxes else None
         for i in missed:
-            big = images[i]
+            big, p, f = _prepare(read_image(paths[i]), pad, factor)
             if box is None:  # nothing found anywhere: frame the centre of the image
                 h, w = big.shape[:2]
                 b = (w * 0.3, h * 0.35, w * 0.7, h * 0.75)
             else:
                 b = tuple((v + p) * f for v in box)
             lms[i] = fit_landmarks(big, b).landmarks / f - p
-            method[i] = 2
+            method[i] = METHODS.index("fixed_box")
     return lms, method
