@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 
 from ..errors import LatentEditError
 
@@ -98,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     summary = train(cfg)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return 0
     if summary.get("dry_run"):
         c = summary["config"]
         print(f"dry run: {c['device']}, model {c['model']['resolution']} px, decoders "

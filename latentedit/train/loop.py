@@ -30,7 +30,7 @@ from .distributed import DistInfo, any_flag, barrier, cleanup, init_distributed
 from .losses import bce_logits, reconstruction_losses
 from .preview import preview_grid, write_preview
 from .state import (MetricsLog, latest_checkpoint, load_checkpoint, prepare_run, restore_rng,
-                    save_checkpoint, save_run_model)
+                    save_checkpoint, save_run_model, write_run_config)
 from .warp import augment, plain, sample_params
 
 
@@ -392,7 +392,10 @@ def train(cfg: TrainConfig, data: dict[str, IdentityData] | None = None) -> dict
                       "discriminators": sum(p.numel() for p in trainer.disc.parameters())}
             return {"dry_run": True, "config": resolved, "params": params, "run": cfg.out}
         run = Path(cfg.out)
-        resume_from = prepare_run(run, resolved, cfg.resume, write=info.is_main)
+        resume_from = prepare_run(run, resolved, cfg.resume)
+        barrier(info)  # every rank has checked the folder before rank 0 writes into it
+        if info.is_main:
+            write_run_config(run, resolved, resume_from)
         if resume_from is not None:
             payload = load_checkpoint(resume_from)
             trainer.load_payload(payload)

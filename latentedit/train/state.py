@@ -117,14 +117,13 @@ METRICS = "metrics.jsonl"
 RUN_MODEL = "model"
 
 
-def prepare_run(run: Path, resolved: dict[str, Any], resume: bool, write: bool) -> Path | None:
-    """Check the run folder and (rank 0) write ``RUN/config.json``.
+def prepare_run(run: Path, resolved: dict[str, Any], resume: bool) -> Path | None:
+    """Check the run folder (every rank, before anyone writes; see :func:`write_run_config`).
 
     Args:
         run: the run folder.
         resolved: the resolved config of this invocation.
         resume: continue an existing run.
-        write: whether this process writes (rank 0).
 
     Returns:
         The checkpoint to resume from, or None to start at step 0.
@@ -143,8 +142,6 @@ def prepare_run(run: Path, resolved: dict[str, Any], resume: bool, write: bool) 
         if run.exists() and (not run.is_dir() or any(run.iterdir())):
             what = "holds a training run" if cfg_path.is_file() else "exists and is not empty"
             raise LatentEditError(f"{run} {what}; pass --resume to continue it or choose another --out")
-        if write:
-            atomic_write_json(cfg_path, resolved)
         return None
     if not cfg_path.is_file():
         raise LatentEditError(f"--resume: {run} is not a training run (no {RUN_CONFIG})")
@@ -161,10 +158,13 @@ def prepare_run(run: Path, resolved: dict[str, Any], resume: bool, write: bool) 
     if diffs:
         raise LatentEditError(f"--resume: {cfg_path} was written with different options; refusing to mix "
                               f"them ({'; '.join(diffs)})")
-    ck = latest_checkpoint(run)
-    if write:
-        atomic_write_json(cfg_path, dict(resolved, resumed_from=ck.name if ck else None))
-    return ck
+    return latest_checkpoint(run)
+
+
+def write_run_config(run: Path, resolved: dict[str, Any], resumed_from: Path | None) -> None:
+    """Write ``RUN/config.json`` (rank 0, after every rank passed :func:`prepare_run`)."""
+    atomic_write_json(Path(run) / RUN_CONFIG,
+                      dict(resolved, resumed_from=resumed_from.name if resumed_from else None))
 
 
 def save_run_model(run: Path, model, disc, step: int) -> None:
