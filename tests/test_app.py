@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from latentedit._io import read_image, write_image
+from latentedit.app import batch as bt
 from latentedit.app import callbacks as cb
 from latentedit.errors import ImageReadError, LatentEditError, NoFaceError
 from tests.test_app_fixtures import ATTRIBUTES, make_tiny_model, sample_photo
@@ -207,19 +208,19 @@ def test_zip_inputs_are_extracted_safely(tmp_path):
         zf.writestr("readme.txt", "skip me")
         zf.writestr("__MACOSX/._b.png", "junk")
     work = tmp_path / "work"
-    items = cb.collect_batch_inputs([z], work)
+    items = bt.collect_batch_inputs([z], work)
     assert [i.name for i in items] == ["in.zip/../../evil.png", "in.zip/dir/b.png"]
     for i in items:
         assert i.path.resolve().parent == work.resolve()
     assert not (tmp_path.parent / "evil.png").exists()
     with pytest.raises(LatentEditError, match="more than 1 images"):
-        cb.collect_batch_inputs([z], tmp_path / "w2", cb.AppLimits(max_batch_files=1))
+        bt.collect_batch_inputs([z], tmp_path / "w2", cb.AppLimits(max_batch_files=1))
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(LatentEditError, match="broken.zip: not a readable zip"):
-        cb.collect_batch_inputs([broken], tmp_path / "w3")
+        bt.collect_batch_inputs([broken], tmp_path / "w3")
     with pytest.raises(LatentEditError, match="no images"):
-        cb.collect_batch_inputs([], tmp_path / "w4")
+        bt.collect_batch_inputs([], tmp_path / "w4")
 
 
 def test_run_batch_edits_good_inputs_and_reports_bad_ones(tmp_path, editor, photo):
@@ -227,10 +228,10 @@ def test_run_batch_edits_good_inputs_and_reports_bad_ones(tmp_path, editor, phot
     bad.write_text("nope")
     blank = tmp_path / "blank.png"
     write_image(blank, np.full((100, 100, 3), 200, np.uint8))
-    items = cb.collect_batch_inputs([photo, bad, blank], tmp_path / "in")
+    items = bt.collect_batch_inputs([photo, bad, blank], tmp_path / "in")
     recipe, _ = cb.build_recipe(ATTRIBUTES, [0, 0, 2.0], [False] * 3, "mouth", None, "rct")
     seen = []
-    res = cb.run_batch(editor, items, recipe, False, tmp_path / "out", progress=lambda k, n, name: seen.append(k))
+    res = bt.run_batch(editor, items, recipe, False, tmp_path / "out", progress=lambda k, n, name: seen.append(k))
     s = res.summary
     assert (s["inputs"], s["edited"], s["failed"], s["faces"]) == (3, 1, 2, 1)
     assert seen[-1] == 3

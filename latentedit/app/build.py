@@ -22,6 +22,7 @@ from typing import Callable
 import gradio as gr
 
 from ..errors import LatentEditError
+from . import batch as bt
 from . import callbacks as cb
 from .samples import list_samples
 
@@ -270,9 +271,9 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
                     raise LatentEditError("upload images or a zip first")
                 paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in files]
                 work = _request_dir(root)
-                items = cb.collect_batch_inputs(paths, work / "inputs", limits)
+                items = bt.collect_batch_inputs(paths, work / "inputs", limits)
                 progress(0, desc=f"editing {len(items)} images")
-                res = cb.run_batch(editor, items, recipe, bool(is_aligned), work / "batch",
+                res = bt.run_batch(editor, items, recipe, bool(is_aligned), work / "batch",
                                    progress=lambda k, total, name: progress((k, total), desc=name, unit="images"))
                 return str(res.zip_path), res.markdown, res.summary
             except LatentEditError as exc:
