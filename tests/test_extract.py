@@ -58,6 +58,9 @@ def photo_dir(tmp_path_factory, astronaut) -> Path:
     grey16 = (np.asarray(im.convert("L"), dtype=np.uint16) * 257)
     Image.fromarray(grey16).save(d / "deep16.png")
     assert Image.open(d / "deep16.png").mode.startswith("I")
+    import cv2
+
+    cv2.imwrite(str(d / "rgb16.png"), astronaut[..., ::-1].astype(np.uint16) * 257)  # 48-bit RGB PNG
     rotated = im.transpose(Image.Transpose.ROTATE_90)  # stored sideways ...
     exif = Image.Exif()
     exif[0x0112] = 6  # ... with "rotate 90° clockwise to display"
@@ -73,14 +76,14 @@ def photo_dir(tmp_path_factory, astronaut) -> Path:
     return d
 
 
-EXPECT_OK = {"good.jpg", "cmyk.jpg", "grey.png", "rgba.png", "deep16.png", "exif_rotated.jpg"}
+EXPECT_OK = {"good.jpg", "cmyk.jpg", "grey.png", "rgba.png", "deep16.png", "rgb16.png", "exif_rotated.jpg"}
 EXPECT_BAD = {"truncated.jpg": "unreadable", "notimage.png": "unreadable", "bomb.png": "unreadable",
               "blank.png": "no_face", "tiny.webp": "face_too_small", "broken.mp4": "video_error"}
 
 
 def test_bad_inputs_reported_per_file_and_batch_continues(photo_dir, tmp_path):
     out = tmp_path / "fs"
-    summary = extract([photo_dir], out, size=64, min_face=100, progress=False)
+    summary = extract([photo_dir], out, size=64, min_face=100, descriptor=False, progress=False)
     reasons = {Path(s.file).name: s.reason for s in summary.skipped}
     assert reasons == EXPECT_BAD, summary.format()
     details = {Path(s.file).name: s.detail for s in summary.skipped}
@@ -89,7 +92,7 @@ def test_bad_inputs_reported_per_file_and_batch_continues(photo_dir, tmp_path):
     fs = FaceSet(out)
     got = {Path(r.source["file"]).name for r in fs.records}
     assert got == EXPECT_OK
-    assert summary.n_faces == len(EXPECT_OK) and summary.n_files == 12
+    assert summary.n_faces == len(EXPECT_OK) and summary.n_files == 13
     # every good variant (colour modes, EXIF rotation) gives the same face geometry as the plain JPEG
     by_name = {Path(r.source["file"]).name: r for r in fs.records}
     ref = by_name["good.jpg"]
