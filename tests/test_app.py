@@ -328,6 +328,8 @@ def test_cli_app_refuses_missing_and_tampered_models(tmp_path, model_dir, capsys
     err = capsys.readouterr().err
     assert "model.safetensors" in err and "sha256" in err
     assert main(["app", str(model_dir), "--concurrency", "0"]) == 2
+    assert main(["app", str(model_dir), "--max-file-size", "lots"]) == 2
+    assert "--max-file-size: 'lots'" in capsys.readouterr().err
 
 
 def test_report_tab_plots_and_caches(editor, tmp_path):

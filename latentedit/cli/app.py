@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 from ..errors import LatentEditError
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise LatentEditError(f"--concurrency must be in 1..64, got {args.concurrency}")
     if not 0 <= args.port <= 65535:
         raise LatentEditError(f"--port must be in 0..65535, got {args.port}")
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(b|kb|mb|gb)?\s*", str(args.max_file_size), re.IGNORECASE):
+        raise LatentEditError(f"--max-file-size: {args.max_file_size!r} is not a size like 20mb or 500kb")
     from ..edit import Editor, model_folder
     from ..manifest import verify_manifest
 
