@@ -327,6 +327,11 @@ def test_cli_app_refuses_missing_and_tampered_models(tmp_path, model_dir, capsys
     assert main(["app", str(copy), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "model.safetensors" in err and "sha256" in err
+    missing = tmp_path / "missing_weights"
+    shutil.copytree(model_dir, missing)
+    (missing / "model.safetensors").unlink()
+    assert main(["app", str(missing), "--port", "0"]) == 2
+    assert "model.safetensors" in capsys.readouterr().err
     assert main(["app", str(model_dir), "--concurrency", "0"]) == 2
     assert main(["app", str(model_dir), "--max-file-size", "lots"]) == 2
     assert "--max-file-size: 'lots'" in capsys.readouterr().err
