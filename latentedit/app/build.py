@@ -116,7 +116,8 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
 
     # delete_cache: drop served images older than an hour, checked every 30 minutes.
     with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
-        faces_state = gr.State(None)        # list[Face] of the current photo (per session)
+        # list[Face] of the current photo (per session; holds the photo, so it expires after 30 min)
+        faces_state = gr.State(None, time_to_live=1800)
         source_state = gr.State(None)       # ("upload", path) or ("sample", name): what to reload
         gr.Markdown(f"## latentedit — latent-space face editing\nModel: {len(attributes)} attributes, "
                     f"decoders: {', '.join(identities)}, {editor.resolution} px.")
@@ -355,5 +356,5 @@ def launch(editor, host: str = "127.0.0.1", port: int | None = 7860, concurrency
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_file_size,
                        prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False,
-                       state_session_capacity=256, css=CSS, footer_links=["api"])
+                       state_session_capacity=64, css=CSS, footer_links=["api"])
     return demo
