@@ -367,12 +367,13 @@ class Editor:
         import torch
 
         key = ("base", ident)
-        missing = [k for k, f in enumerate(faces) if key not in f._cache]
+        # an entry is (code, decode); it is stale if the face's code was changed since
+        missing = [k for k, f in enumerate(faces) if key not in f._cache or not torch.equal(f._cache[key][0], z[k])]
         if missing:
             rgb, _ = self.decode(z[missing], ident)
             for k, r in zip(missing, rgb):
-                faces[k]._cache[key] = r
-        return torch.stack([f._cache[key] for f in faces])
+                faces[k]._cache[key] = (z[k].clone(), r)
+        return torch.stack([f._cache[key][1] for f in faces])
 
     def merge(self, frame: np.ndarray, face: Face, edited: np.ndarray, mask: np.ndarray, recipe: Recipe) -> np.ndarray:
         """Paste an edited crop back into ``frame`` with the recipe's merge options.
