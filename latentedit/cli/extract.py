@@ -19,7 +19,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--all-faces", action="store_true", help="keep every face, not just the largest")
     p.add_argument("--upscale", type=int, default=1, metavar="N",
                    help="double the image up to N times to find small faces (default: 1)")
-    p.add_argument("--identity", default=None, help="identity label (default: each input's file or folder name)")
+    p.add_argument("--identity", default=None, help="identity label (default: a video's file name, a photo's folder name, or the name "
+                        "of a folder given as INPUT)")
     p.add_argument("--min-face", type=float, default=40.0, metavar="PX",
                    help="skip faces narrower than this many source pixels (default: 40)")
     p.add_argument("--no-descriptor", action="store_true", help="do not compute identity descriptors (faster)")
