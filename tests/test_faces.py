@@ -231,3 +231,17 @@ def test_rotated_face_found_by_rotation_fallback(astronaut):
     assert len(dets) >= 1
     expected = transform_points(upright.landmarks, m)
     assert np.abs(dets[0].landmarks - expected).mean() < 4.0
+
+
+def test_large_photo_coarse_pass_matches_full_search(astronaut):
+    import cv2
+
+    big = cv2.resize(astronaut, (1800, 1800), interpolation=cv2.INTER_CUBIC)
+    canvas = np.zeros((1800, 2400, 3), np.uint8)
+    canvas[:, 300:2100] = big
+    fast = detect_faces(canvas)  # adaptive: found on a 1024-px copy, landmarks fitted at full resolution
+    full = detect_faces(canvas, adaptive=False, upscale=0)
+    assert len(fast) == len(full) == 1
+    expected = (detect_faces(astronaut)[0].landmarks + 0.5) * (1800 / 512) - 0.5 + [300, 0]
+    assert np.abs(fast[0].landmarks - expected).mean() < 8  # ~2 px of the 512-px original
+    assert np.abs(fast[0].landmarks - full[0].landmarks).mean() < 8

@@ -65,8 +65,9 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, ada
         detector: ``"hog"`` (fast, frontal) or ``"cnn"`` (dlib's MMOD CNN; slower, handles more pose).
         upscale: how many times the image is doubled before detection; each doubling halves the smallest
             findable face (HOG: ~80 px at 0, ~40 px at 1, ~20 px at 2).
-        adaptive: try ``upscale`` 0, 1, … in turn and stop at the first level that finds a face. Much faster on
-            photos whose faces are large; set False to always search at ``upscale`` (finds every small face).
+        adaptive: search coarse to fine — a copy at most 1024 px on its longer side first (for larger images), then
+            ``upscale`` 0, 1, … — and stop at the first pass that finds a face. Much faster on photos whose faces are
+            large; set False to always search once at ``upscale`` (finds every small face, e.g. for ``all_faces``).
         max_side: images whose longer side exceeds this are downscaled for detection only (the landmarks are
             still fitted at full resolution); ``None`` disables it.
         rotations: angles in degrees (counter-clockwise) at which the image is searched again, in turn, when
@@ -94,17 +95,29 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, ada
     return dets
 
 
+#: In adaptive mode, images larger than this (longer side) are first searched at this size.
+COARSE_SIDE = 1024
+
+
 def _detect_upright(image: np.ndarray, detector: str, upscale: int, adaptive: bool,
                     max_side: int | None) -> list[Detection]:
-    work, factor = _downscale(image, max_side)
-    levels = range(0, upscale + 1) if adaptive else (upscale,)
-    boxes: list[tuple[tuple[float, float, float, float], float]] = []
-    for level in levels:
-        boxes = _run_detector(work, detector, int(level))
+    long_side = max(image.shape[:2])
+    base = 1.0 if max_side is None else min(1.0, max_side / long_side)
+    if adaptive:
+        # coarse to fine: a big photo's faces are usually big, so a small copy finds them at a fraction of the cost
+        passes = [(COARSE_SIDE / long_side, 0)] if long_side * base > COARSE_SIDE else []
+        passes += [(base, level) for level in range(upscale + 1)]
+    else:
+        passes = [(base, upscale)]
+    resized: dict[float, np.ndarray] = {}
+    for scale, level in passes:
+        if scale not in resized:
+            resized[scale] = _resize(image, scale)
+        boxes = _run_detector(resized[scale], detector, int(level))
         if boxes:
-            break
-    return [fit_landmarks(image, tuple(v / factor for v in box), score=score, detector=detector)
-            for box, score in boxes]
+            return [fit_landmarks(image, tuple(v / scale for v in box), score=score, detector=detector)
+                    for box, score in boxes]
+    return []
 
 
 def _detect_rotated(image: np.ndarray, angle: float, detector: str, upscale: int, adaptive: bool,
@@ -160,15 +173,14 @@ def fit_landmarks(image: np.ndarray, box: tuple[float, float, float, float], sco
                      detector=detector)
 
 
-def _downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
-    h, w = image.shape[:2]
-    if max_side is None or max(h, w) <= max_side:
-        return image, 1.0
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return image
     import cv2
 
-    factor = max_side / max(h, w)
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), factor
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _run_detector(image: np.ndarray, detector: str, upscale: int):
