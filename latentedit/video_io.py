@@ -82,13 +82,16 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
         container.close()
 
 
-def iter_frames(path: str | os.PathLike, every: int = 1, start: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+def iter_frames(path: str | os.PathLike, every: int = 1, start: int = 0,
+                check_length: bool = True) -> Iterator[tuple[int, np.ndarray]]:
     """Decode a video and yield every ``every``-th frame.
 
     Args:
         path: video file.
         every: keep frames whose index is a multiple of ``every`` (≥ 1).
         start: skip frames before this index.
+        check_length: after the last frame, raise :class:`VideoReadError` if the container declared clearly
+            more frames than could be decoded (a truncated file decodes silently up to where its data stops).
 
     Yields:
         ``(frame_index, uint8 RGB H×W×3)`` with 0-based frame indices in decode order.
@@ -118,5 +121,9 @@ def iter_frames(path: str | os.PathLike, every: int = 1, start: int = 0) -> Iter
                                  f"({type(exc).__name__}: {exc})") from None
         if index < 0:
             raise VideoReadError(f"{path}: no frame could be decoded")
+        declared = int(stream.frames or 0)
+        if check_length and declared and index + 1 < declared - 2:
+            raise VideoReadError(f"{path}: only {index + 1} of {declared} frames could be decoded "
+                                 f"(truncated or damaged file)")
     finally:
         container.close()

@@ -167,6 +167,33 @@ def test_video_every_k_and_info(tmp_path, astronaut):
     assert again.n_already == 3 and again.n_faces == 3  # frames 1, 3, 5 are new
 
 
+def test_truncated_video_keeps_decoded_frames_and_reports(tmp_path, astronaut):
+    import av
+    import cv2
+
+    path = tmp_path / "cut.mp4"
+    small = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:  # index first, so a cut file opens
+        s = c.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 128, 128, "yuv420p"
+        for i in range(30):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(small, i, 1)), format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert video_info(path).n_frames == 30
+    got = []
+    with pytest.raises(VideoReadError, match=r"cut.mp4: only \d+ of 30 frames"):
+        for i, frame in iter_frames(path):
+            got.append(i)
+    assert got and got[0] == 0
+    summary = extract([path], tmp_path / "fs", size=64, min_face=10, upscale=2, descriptor=False, progress=False)
+    assert [s.reason for s in summary.skipped if s.frame is None] == ["video_error"]
+    assert summary.n_frames == len(got)
+
+
 def test_undecodable_video_raises_named_error(tmp_path):
     bad = tmp_path / "bad.mov"
     bad.write_bytes(b"garbage" * 100)
