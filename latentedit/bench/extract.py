@@ -35,7 +35,9 @@ def _machine() -> dict:
     import torch
 
     return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "device": "cpu", "python": platform.python_version(),
-            "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            # other processes share the CPU; ratios (interleaved, same frames) stay comparable, absolute times do not
+            "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
 
 
 def _frames(data: Path, n: int) -> list[np.ndarray]:
@@ -168,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['input']:40s} {r['frames']:7d} {r['with_face']:10d} {100 * r['face_rate']:6.1f}% "
                   f"{r['ms_per_frame']:9.1f}")
         result["face_rate"] = rate_rows
+    result["machine"]["load_avg_1min_end"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     if args.json:
         atomic_write_json(args.json, result)
         print(f"wrote {args.json}")
