@@ -107,3 +107,13 @@ def test_default_dir_env(monkeypatch, tmp_path):
     assert default_oracle_dir() == tmp_path
     monkeypatch.delenv("LATENTEDIT_ORACLE")
     assert default_oracle_dir().parts[-2:] == ("pretrained", "oracle")
+
+
+def test_continue_training_keeps_normalisation(tiny_oracle, tmp_path):
+    out, oracle = tiny_oracle
+    more = train_oracle(tmp_path / "more", n_images=16, size=32, seed=9, steps=2, batch_size=8, n_heldout=8,
+                        progress=False, init=out)
+    assert more.config.mean == oracle.config.mean and more.config.std == oracle.config.std
+    assert more.config.train["init"]["train"]["steps_done"] == 4
+    with pytest.raises(LatentEditError, match="--init"):
+        train_oracle(None, n_images=8, size=48, seed=9, steps=1, batch_size=4, n_heldout=4, progress=False, init=out)

@@ -35,8 +35,8 @@ def add_arguments(parser) -> None:
                              "swap ground truth. Default: a training run's recorded --data (MODEL = run folder), "
                              "then decoders named idNNN are identity NNN of --synth-seed")
     parser.add_argument("--synth-seed", type=int, default=0, help="SynthFaces dataset seed for idNNN decoders")
-    parser.add_argument("--synth-pairs", type=int, default=48, help="held-out renders per decoder for "
-                        "reconstruction and per direction for swaps (default 48)")
+    parser.add_argument("--synth-pairs", type=int, default=32, help="held-out renders per decoder for "
+                        "reconstruction and per direction for swaps (default 32)")
     parser.add_argument("--edit-n", type=int, default=32, help="faces per edited attribute (default 32)")
     parser.add_argument("--edit-alpha", type=float, default=2.0, help="edit strength for edit quality (default 2)")
     parser.add_argument("--edit-attributes", default=None, help="comma-separated boundaries to score "

@@ -389,7 +389,7 @@ def _r2_mae(pred: np.ndarray, target: np.ndarray, std: np.ndarray) -> tuple[np.n
 def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int = 64, seed: int = 0,
                  steps: int = 3000, batch_size: int = 128, lr: float = 2e-3, width: int = 16,
                  n_heldout: int = 1000, max_cpu_minutes: float | None = None, progress: bool = True,
-                 overwrite: bool = False) -> AttributeOracle:
+                 overwrite: bool = False, init: str | os.PathLike | None = None) -> AttributeOracle:
     """Train an oracle on fresh SynthFaces renders and evaluate it on renders it never saw.
 
     Args:
@@ -409,6 +409,8 @@ def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int 
             training always ends with a fully decayed learning rate.
         progress: show progress bars.
         overwrite: allow replacing an existing oracle in ``out``.
+        init: an oracle folder to continue from (its weights, width and normalisation are kept;
+            use a new ``seed`` so the renders are fresh). Its earlier training is recorded.
 
     Returns:
         The trained :class:`AttributeOracle` with ``config.heldout`` filled in.
@@ -425,15 +427,24 @@ def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int 
     t0 = time.time()
     images, names, targets, kinds = render_dataset(n_images, size, seed, progress)
     t_render = time.time() - t0
-    mean = targets.mean(0)
-    std = targets.std(0)
-    std = np.where(std < 1e-6, 1.0, std)  # a constant attribute: keep it, its R² will say so
+    start = AttributeOracle.load(init) if init is not None else None
+    if start is not None:
+        if start.attributes != names or start.resolution != size:
+            raise LatentEditError(f"--init {init}: oracle predicts {start.attributes} at {start.resolution} px, "
+                                  f"the renders have {names} at {size} px")
+        mean, std, width = np.array(start.config.mean), np.array(start.config.std), start.config.width
+    else:
+        mean = targets.mean(0)
+        std = targets.std(0)
+        std = np.where(std < 1e-6, 1.0, std)  # a constant attribute: keep it, its R² will say so
     x_all = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, S, S)
     y_all = torch.from_numpy((targets - mean) / std).float()
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = OracleNet(len(names), width, size)
+    if start is not None:
+        net.load_state_dict(start.net.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     net.train()
     it: Any = range(steps)
@@ -483,6 +494,7 @@ def train_oracle(out: str | os.PathLike | None, n_images: int = 8000, size: int 
                  "batch_size": batch_size, "lr": lr, "max_cpu_minutes": max_cpu_minutes,
                  "train_cpu_seconds": round(cpu_train, 1), "final_loss": round(loss_ema, 5),
                  "render_seconds": round(t_render, 1), "train_seconds": round(t_train, 1),
+                 "init": None if start is None else {"from": str(init), "train": start.config.train},
                  "data": "fresh latentedit.synth renders (IdentityParams.sample + ExpressionParams.sample); "
                          "no ../shared data", "torch": torch.__version__}
     if out is not None:
@@ -514,13 +526,17 @@ def model_card(oracle: AttributeOracle) -> str:
         f"- {t.get('steps_done')} steps of {t.get('batch_size')} on CPU ({t.get('train_cpu_seconds')} s of CPU time, "
         f"{t.get('train_seconds')} s wall on a shared 2-core machine) "
         f"(AdamW, lr {t.get('lr')}, warm-up + cosine), torch {t.get('torch')}",
+        *([f"- continued from an oracle trained for {t['init']['train'].get('steps_done')} steps on "
+           f"{t['init']['train'].get('n_images')} other renders (seed {t['init']['train'].get('seed')}, "
+           f"{t['init']['train'].get('train_cpu_seconds')} s of CPU time)"] if t.get("init") else []),
         f"- held-out accuracy below: {t.get('n_heldout')} renders never seen in training (seed "
         f"{t.get('heldout_seed')}); MAE in the attribute's units and in units of its std",
         "- files: `config.json` (architecture, attribute names, normalisation, training options, held-out "
         "scores), `model.safetensors`",
         f"- reproduce: `python -m latentedit.edit.oracle --out DIR --n-images {t.get('n_images')} --size "
         f"{oracle.resolution} --seed {t.get('seed')} --batch-size {t.get('batch_size')} --n-heldout "
-        f"{t.get('n_heldout')}" + (f" --max-cpu-minutes {t['max_cpu_minutes']:g}" if t.get("max_cpu_minutes")
+        f"{t.get('n_heldout')} --lr {t.get('lr')}" + (f" --init PREVIOUS" if t.get("init") else "")
+        + (f" --max-cpu-minutes {t['max_cpu_minutes']:g}" if t.get("max_cpu_minutes")
                                    else "") + "`", "",
         "Categorical attributes (`hair_style`, `glasses`) are regressed as their float index. Scene attributes "
         "(`light_*`, `background`) are predicted too, so leakage into lighting shows up in reports.", "",
@@ -536,17 +552,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     p.add_argument("--n-heldout", type=int, default=1000)
     p.add_argument("--max-cpu-minutes", type=float, default=None,
                    help="budget of the optimisation in CPU minutes of this process (the schedule adapts)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing oracle in --out")
+    p.add_argument("--init", default=None, help="continue training this oracle folder (use a new --seed)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
         oracle = train_oracle(args.out, args.n_images, args.size, args.seed, args.steps, args.batch_size,
-                              n_heldout=args.n_heldout, max_cpu_minutes=args.max_cpu_minutes,
-                              overwrite=args.overwrite)
+                              lr=args.lr, n_heldout=args.n_heldout, max_cpu_minutes=args.max_cpu_minutes,
+                              overwrite=args.overwrite, init=args.init)
     except LatentEditError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
