@@ -1,6 +1,7 @@
 """``latentedit bench app``: slider-move → new image latency through a real client.
 
-The app (:func:`latentedit.app.launch`) is served on 127.0.0.1 and driven with ``gradio_client``:
+The app (``latentedit app MODEL``, in its own process) is served on 127.0.0.1 and driven with
+``gradio_client``:
 each client opens its own session, uploads one face, then sends slider moves to the ``/apply``
 endpoint (a different smile value each time) and downloads every returned image. Latency is the
 wall time of one ``predict`` call, so it includes the queue, the edit, PNG encoding and the
@@ -18,11 +19,15 @@ does not depend on the weights' values.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +59,42 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class AppServer:
+    """``latentedit app MODEL`` in its own process (as deployed), on a free port of 127.0.0.1."""
+
+    def __init__(self, model_dir: Path, concurrency: int, cwd: Path, timeout_s: float = 180.0) -> None:
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/"
+        self.log = open(cwd / "app_server.log", "w+")
+        # The package's own parent on the path: works from a source checkout without installing it.
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "latentedit.cli.main", "app", str(model_dir),
+                                      "--port", str(port), "--concurrency", str(concurrency)],
+                                     cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(self.url, timeout=2):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise LatentEditError(f"the app did not start; its log: {cwd / 'app_server.log'}") from None
+                time.sleep(0.5)
+
+    def close(self) -> None:
+        """Stop the server process."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -199,7 +240,6 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table and optionally write JSON. Returns 0."""
     import torch
 
-    from ..app import launch
     from ..edit import Editor
     from .markdown import machine_info
 
@@ -222,14 +262,13 @@ def run(args: argparse.Namespace) -> int:
         attribute = "smile" if "smile" in editor.attributes else editor.attributes[0]
         inputs = _inputs(tmp_path, editor.resolution, args.seed)
         scenarios = [("aligned", True)] + ([("photo", False)] if args.photo else [])
-        demo = launch(editor, port=_free_port(), concurrency=args.concurrency, prevent_thread_lock=True,
-                      quiet=True, work_dir=str(tmp_path / "work"))
+        server = AppServer(model_dir, args.concurrency, tmp_path)
         rows = []
         try:
             for scenario, aligned in scenarios:
                 print(f"{scenario}: 1 client × {args.requests} slider moves, each after the same direct call …")
                 direct_fn = _direct(editor, inputs[scenario], aligned, attribute, args.warmup)
-                r = _run_clients(demo.local_url, inputs[scenario], aligned, attribute, 1, args.warmup,
+                r = _run_clients(server.url, inputs[scenario], aligned, attribute, 1, args.warmup,
                                  args.requests, direct=direct_fn)
                 direct = r["direct_ms"]
                 d50 = statistics.median(direct)
@@ -237,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
                              "requests": len(direct), "errors": 0, "p50_ms": d50, "p95_ms": _percentile(direct, 95),
                              "p50_vs_direct": 1.0, "throughput_per_s": 1000.0 / d50})
                 if scenario == "aligned":
-                    floor = _round_trip(demo.local_url, args.requests, args.warmup)
+                    floor = _round_trip(server.url, args.requests, args.warmup)
                     rows.append({"scenario": "-", "path": "app round trip, no edit (/reset)", "clients": 1,
                                  "requests": len(floor), "errors": 0, "p50_ms": _percentile(floor, 50),
                                  "p95_ms": _percentile(floor, 95), "p50_vs_direct": _percentile(floor, 50) / d50,
@@ -245,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
                 runs = [(1, r)]
                 if scenario == "aligned" and args.clients > 1:
                     print(f"{scenario}: {args.clients} concurrent clients × {args.requests} slider moves …")
-                    runs.append((args.clients, _run_clients(demo.local_url, inputs[scenario], aligned, attribute,
+                    runs.append((args.clients, _run_clients(server.url, inputs[scenario], aligned, attribute,
                                                             args.clients, args.warmup, args.requests)))
                 for clients, res in runs:
                     lat = res["latencies_ms"]
@@ -259,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
                     for e in res["errors"][:3]:
                         print(f"  error: {e}")
         finally:
-            demo.close()
+            server.close()
 
     print(f"\nslider move → new image, {editor.resolution} px model, attribute {attribute!r}, "
           f"app concurrency {args.concurrency}")
@@ -280,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
 
         machine = machine_info("cpu" if editor.device.type == "cpu" else str(editor.device))
         machine["gradio"] = gradio.__version__
-        machine["load_average_1min"] = __import__("os").getloadavg()[0]
+        machine["load_average_1min"] = os.getloadavg()[0]
         atomic_write_json(args.json, {
             "benchmark": "app",
             "description": "slider-move → new image latency through gradio_client against the running app "
