@@ -245,3 +245,23 @@ def test_large_photo_coarse_pass_matches_full_search(astronaut):
     expected = (detect_faces(astronaut)[0].landmarks + 0.5) * (1800 / 512) - 0.5 + [300, 0]
     assert np.abs(fast[0].landmarks - expected).mean() < 8  # ~2 px of the 512-px original
     assert np.abs(fast[0].landmarks - full[0].landmarks).mean() < 8
+
+
+def test_refine_landmarks_steadier_under_box_shifts(astronaut):
+    """Raw predictor output moves with its box; the refined (mirrored + jittered) average moves less."""
+    from latentedit.faces import fit_landmarks, landmark_box, refine_landmarks
+
+    det = detect_faces(astronaut)[0]
+    box = np.array(landmark_box(det.landmarks))
+    assert np.abs(box - np.array(det.box)).max() < 0.15 * (det.box[2] - det.box[0])  # HOG-like placement
+    raw, refined = [], []
+    for shift in ([0, 0], [4, -3], [-4, 3], [3, 3]):
+        b = tuple(box + np.r_[shift, shift])
+        lm = fit_landmarks(astronaut, b).landmarks
+        raw.append(lm)
+        refined.append(refine_landmarks(astronaut, lm))
+    spread = lambda pts: np.std(np.stack(pts), axis=0).mean()  # noqa: E731
+    assert spread(refined) < spread(raw)
+    assert np.abs(refined[0] - det.landmarks).mean() < 2.0
+    refined_dets = detect_faces(astronaut, refine=True)
+    assert np.abs(refined_dets[0].landmarks - det.landmarks).mean() < 2.0

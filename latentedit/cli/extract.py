@@ -24,6 +24,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--min-face", type=float, default=40.0, metavar="PX",
                    help="skip faces narrower than this many source pixels (default: 40)")
     p.add_argument("--no-descriptor", action="store_true", help="do not compute identity descriptors (faster)")
+    p.add_argument("--no-refine", action="store_true",
+                   help="skip the landmark refinement (mirrored + jittered predictor runs; faster, noisier)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     summary = extract(args.inputs, args.out, size=args.size, every=args.every, detector=args.detector,
                       all_faces=args.all_faces, upscale=args.upscale, identity=args.identity,
-                      min_face=args.min_face, descriptor=not args.no_descriptor, progress=not args.quiet)
+                      min_face=args.min_face, descriptor=not args.no_descriptor, refine=not args.no_refine,
+                      progress=not args.quiet)
     print(summary.format())
     return 0 if (summary.n_faces or summary.n_already) else 1

@@ -4,7 +4,7 @@ dlib and cv2 are imported lazily inside the functions, so importing this package
 """
 from .align import AlignedFace, align_face, alignment_affine, canonical_landmarks, invert_affine, \
     similarity_transform, transform_points
-from .detect import DETECTORS, Detection, detect_faces, fit_landmarks
+from .detect import DETECTORS, Detection, detect_faces, fit_landmarks, landmark_box, refine_landmarks
 from .extract import ExtractSummary, SkippedInput, extract
 from .identity import SAME_PERSON_THRESHOLD, compute_descriptor, compute_descriptors, identity_distance, same_person
 from .models import get_model, model_path, models_dir
@@ -12,7 +12,7 @@ from .scores import MEASURED_ATTRIBUTES, landmark_features, landmark_scores, lan
 
 __all__ = [
     "AlignedFace", "align_face", "alignment_affine", "canonical_landmarks", "invert_affine", "similarity_transform",
-    "transform_points", "DETECTORS", "Detection", "detect_faces", "fit_landmarks", "ExtractSummary",
+    "transform_points", "DETECTORS", "Detection", "detect_faces", "fit_landmarks", "landmark_box", "refine_landmarks", "ExtractSummary",
     "SkippedInput", "extract", "SAME_PERSON_THRESHOLD", "compute_descriptor", "compute_descriptors",
     "identity_distance", "same_person", "get_model", "model_path", "models_dir", "MEASURED_ATTRIBUTES",
     "landmark_features", "landmark_scores", "landmark_scores_batch",

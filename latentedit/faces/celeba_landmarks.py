@@ -35,13 +35,13 @@ def _pick(dets, shape) -> object | None:
     return max(dets, key=lambda d: d.size - 0.5 * np.hypot(d.landmarks[:, 0].mean() - cx, d.landmarks[:, 1].mean() - cy))
 
 
-def detect_one(image: np.ndarray, factor: int = 4, pad: float = 0.25, cnn: bool = True):
+def detect_one(image: np.ndarray, factor: int = 4, pad: float = 0.25, cnn: bool = True, refine: bool = True):
     """Run the detector stages (HOG, HOG with one more doubling, CNN) on one CelebA image.
 
     Returns:
         ``(landmarks 68×2 float32, method index, box)`` in the image's pixels, or None if no stage finds a face.
     """
-    from .detect import detect_faces
+    from .detect import detect_faces, refine_landmarks
 
     stages = (("hog", 0, factor), ("hog", 1, factor), ("cnn", 0, 2))
     for m, (kind, up, f) in enumerate(stages if cnn else stages[:2]):
@@ -49,12 +49,13 @@ def detect_one(image: np.ndarray, factor: int = 4, pad: float = 0.25, cnn: bool 
         work, p, scale = _prepare(image, pad, f)
         det = _pick(detect_faces(work, detector=kind, upscale=up, adaptive=False, rotations=()), work.shape)
         if det is not None:
-            return det.landmarks / scale - p, m, tuple(v / scale - p for v in det.box)
+            lm = refine_landmarks(work, det.landmarks) if refine else det.landmarks
+            return lm / scale - p, m, tuple(v / scale - p for v in det.box)
     return None
 
 
 def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 0.25, cnn: bool = True,
-                     progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                     refine: bool = True, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks for aligned CelebA images.
 
     Args:
@@ -62,6 +63,7 @@ def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 
         factor: integer upscale before detection (bicubic).
         pad: border added on each side before upscaling, as a fraction of the longer side.
         cnn: include the CNN stage (~1-2 s per image it runs on).
+        refine: average the landmarks over mirrored and jittered fits (:func:`~.detect.refine_landmarks`).
         progress: show a progress bar.
 
     Returns:
@@ -74,7 +76,7 @@ def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 
     from tqdm import tqdm
 
     from .._io import read_image
-    from .detect import fit_landmarks
+    from .detect import fit_landmarks, refine_landmarks
 
     n = len(paths)
     lms = np.zeros((n, 68, 2), dtype=np.float32)
@@ -82,7 +84,7 @@ def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 
     boxes: list[tuple[float, float, float, float]] = []
     missed: list[int] = []
     for i, path in enumerate(tqdm(paths, desc="celeba landmarks", disable=not progress, unit="img")):
-        found = detect_one(read_image(path), factor, pad, cnn)
+        found = detect_one(read_image(path), factor, pad, cnn, refine)
         if found is None:
             missed.append(i)
             continue
@@ -98,6 +100,7 @@ def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 
                 b = (w * 0.3, h * 0.35, w * 0.7, h * 0.75)
             else:
                 b = tuple((v + p) * f for v in box)
-            lms[i] = fit_landmarks(big, b).landmarks / f - p
+            lm = fit_landmarks(big, b).landmarks
+            lms[i] = (refine_landmarks(big, lm) if refine else lm) / f - p
             method[i] = METHODS.index("fixed_box")
     return lms, method

@@ -57,7 +57,8 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, adaptive: bool = True,
-                 max_side: int | None = 2048, rotations: tuple[float, ...] = (-30.0, 30.0)) -> list[Detection]:
+                 max_side: int | None = 2048, rotations: tuple[float, ...] = (-30.0, 30.0),
+                 refine: bool = False) -> list[Detection]:
     """Find faces and fit 68 landmarks to each.
 
     Args:
@@ -73,6 +74,8 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, ada
         rotations: angles in degrees (counter-clockwise) at which the image is searched again, in turn, when
             nothing is found upright — dlib's detectors only find faces within about ±30° of upright. The
             landmarks are fitted on the rotated image and mapped back. ``()`` disables it.
+        refine: average the landmarks over a mirrored copy and jittered boxes (:func:`refine_landmarks`):
+            steadier and slightly more accurate, ~14 more predictor runs (~20-40 ms) per face.
 
     Returns:
         Detections sorted by face size, largest first (empty if none).
@@ -91,8 +94,73 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upscale: int = 1, ada
         dets = _detect_rotated(image, float(angle), detector, upscale, adaptive, max_side)
         if dets:
             break
+    if refine:
+        dets = [Detection(d.box, refine_landmarks(image, d.landmarks), d.score, d.detector) for d in dets]
     dets.sort(key=lambda d: -d.size)
     return dets
+
+
+#: The median dlib HOG box ``(x0, y0, x1, y1)`` in mean-face units (see :mod:`.meanface`), measured on 166
+#: CelebA and swap_pair faces; lets the predictor be re-run in a detector-like box placed from landmarks.
+HOG_BOX_IN_MEAN_FACE = (-0.51, -0.65, 0.51, 0.38)
+# (dx, dy, scale) box jitters, as fractions of the box size, for refine_landmarks
+_JITTERS = ((0.0, 0.0, 1.0), (0.04, 0.0, 1.0), (-0.04, 0.0, 1.0), (0.0, 0.04, 1.0), (0.0, -0.04, 1.0),
+            (0.0, 0.0, 1.06), (0.0, 0.0, 0.94))
+
+
+def landmark_box(landmarks68: np.ndarray) -> tuple[float, float, float, float]:
+    """A dlib-HOG-like box ``(x0, y0, x1, y1)`` placed from 68 landmarks (axis-aligned, square)."""
+    from .align import ALIGN_INDICES, invert_affine, similarity_transform
+    from .meanface import MEAN_FACE
+
+    lm = np.asarray(landmarks68, dtype=np.float64)
+    m = invert_affine(similarity_transform(lm[ALIGN_INDICES], MEAN_FACE[ALIGN_INDICES]))  # mean face -> image
+    x0, y0, x1, y1 = HOG_BOX_IN_MEAN_FACE
+    centre = m[:, :2] @ [(x0 + x1) / 2, (y0 + y1) / 2] + m[:, 2]
+    half = np.sqrt(abs(np.linalg.det(m[:, :2]))) * (x1 - x0) / 2
+    return (float(centre[0] - half), float(centre[1] - half), float(centre[0] + half), float(centre[1] + half))
+
+
+def refine_landmarks(image: np.ndarray, landmarks68: np.ndarray, flip: bool = True, jitter: bool = True) -> np.ndarray:
+    """Re-fit the 68 points in boxes placed from ``landmarks68`` and average them.
+
+    The predictor's error depends on where its box sits; averaging over slightly shifted and scaled boxes and
+    over the mirrored face (mapped back with :data:`~.meanface.FLIP_PERMUTATION`) cancels part of it.
+
+    Args:
+        image: uint8 RGB ``H×W×3``.
+        landmarks68: initial ``68×2`` landmarks in the image's pixels.
+        flip: also fit on the mirrored face.
+        jitter: use 7 jittered boxes instead of 1.
+
+    Returns:
+        float32 ``68×2`` averaged landmarks.
+    """
+    from .meanface import FLIP_PERMUTATION
+
+    image = as_rgb_uint8(image)
+    x0, y0, x1, y1 = landmark_box(landmarks68)
+    size = x1 - x0
+    # work on a window around the face so that mirroring a large photo stays cheap
+    h, w = image.shape[:2]
+    wx0, wy0 = int(max(0, np.floor(x0 - size))), int(max(0, np.floor(y0 - size)))
+    wx1, wy1 = int(min(w, np.ceil(x1 + size))), int(min(h, np.ceil(y1 + size)))
+    if wx1 - wx0 < 2 or wy1 - wy0 < 2:
+        return np.asarray(landmarks68, dtype=np.float32)
+    window = np.ascontiguousarray(image[wy0:wy1, wx0:wx1])
+    mirrored = np.ascontiguousarray(window[:, ::-1]) if flip else None
+    ww = window.shape[1]
+    fits = []
+    for dx, dy, sc in _JITTERS if jitter else _JITTERS[:1]:
+        cx, cy = (x0 + x1) / 2 + dx * size - wx0, (y0 + y1) / 2 + dy * size - wy0
+        half = size * sc / 2
+        box = (cx - half, cy - half, cx + half, cy + half)
+        fits.append(fit_landmarks(window, box).landmarks.astype(np.float64))
+        if mirrored is not None:
+            pts = fit_landmarks(mirrored, (ww - 1 - box[2], box[1], ww - 1 - box[0], box[3])).landmarks.astype(np.float64)
+            pts[:, 0] = ww - 1 - pts[:, 0]
+            fits.append(pts[FLIP_PERMUTATION])
+    return (np.mean(fits, axis=0) + [wx0, wy0]).astype(np.float32)
 
 
 #: In adaptive mode, images larger than this (longer side) are first searched at this size.

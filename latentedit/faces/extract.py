@@ -20,7 +20,7 @@ from ..errors import FaceSetError, ImageReadError, LatentEditError
 from ..faceset import INDEX_NAME, FaceRecord, FaceSetWriter
 from ..video_io import VIDEO_EXTENSIONS, VideoReadError, iter_frames, video_info
 from .align import align_face
-from .detect import DETECTORS, Detection, detect_faces
+from .detect import DETECTORS, Detection, detect_faces, refine_landmarks
 from .identity import compute_descriptors
 from .scores import landmark_scores
 
@@ -151,7 +151,7 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], identity: str | None,
 
 def extract(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike, size: int = 256,
             every: int = 1, detector: str = "hog", all_faces: bool = False, upscale: int = 1,
-            identity: str | None = None, min_face: float = 40.0, descriptor: bool = True,
+            identity: str | None = None, min_face: float = 40.0, descriptor: bool = True, refine: bool = True,
             progress: bool = True) -> ExtractSummary:
     """Detect, align and store faces from photos, folders and videos into a FaceSet.
 
@@ -167,6 +167,8 @@ def extract(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | 
             name, or the name of the folder given as input.
         min_face: faces smaller than this (:attr:`Detection.size`, source pixels) are skipped as too small.
         descriptor: compute the 128-d dlib identity descriptor of each face.
+        refine: average the landmarks over mirrored and jittered predictor runs (steadier in video, more
+            accurate scores; ~20-40 ms more per face).
         progress: show a tqdm progress bar.
 
     Returns:
@@ -194,7 +196,7 @@ def extract(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | 
         raise FaceSetError(f"{out}: exists and is not a folder")
     t0 = time.perf_counter()
     settings = {"size": size, "every": every, "detector": detector, "all_faces": all_faces, "upscale": upscale,
-                "min_face": min_face, "descriptor": descriptor}
+                "min_face": min_face, "descriptor": descriptor, "refine": refine}
     summary = ExtractSummary(out=str(out), settings=settings)
     jobs = collect_inputs(list(inputs), identity, summary.skipped)
     summary.n_files = len(jobs)
@@ -206,7 +208,8 @@ def extract(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | 
         try:
             for job in jobs:
                 _run_job(job, writer, done, summary, bar, size=size, every=every, detector=detector,
-                         all_faces=all_faces, upscale=upscale, min_face=min_face, descriptor=descriptor)
+                         all_faces=all_faces, upscale=upscale, min_face=min_face, descriptor=descriptor,
+                         refine=refine)
         finally:
             bar.close()
     summary.seconds = round(time.perf_counter() - t0, 3)
@@ -246,7 +249,7 @@ def _strip_path(exc: Exception, path: Path) -> str:
 
 
 def _run_job(job: _Job, writer: FaceSetWriter, done: set, summary: ExtractSummary, bar, *, size: int, every: int,
-             detector: str, all_faces: bool, upscale: int, min_face: float, descriptor: bool) -> None:
+             detector: str, all_faces: bool, upscale: int, min_face: float, descriptor: bool, refine: bool) -> None:
     key_file = str(job.path.resolve())
     if job.kind == "image" and (key_file, None) in done:
         bar.update(1)
@@ -270,6 +273,8 @@ def _run_job(job: _Job, writer: FaceSetWriter, done: set, summary: ExtractSummar
                 f"largest face is {dets[0].size:.0f} px wide, under the {min_face:g} px minimum"))
             continue
         keep = big if all_faces else big[:1]
+        if refine:
+            keep = [Detection(d.box, refine_landmarks(image, d.landmarks), d.score, d.detector) for d in keep]
         descs = compute_descriptors(image, [d.landmarks for d in keep]) if descriptor else [None] * len(keep)
         for face_index, (det, desc) in enumerate(zip(keep, descs)):
             _write_face(writer, job, key_file, frame_index, face_index, image, det, desc, size)
