@@ -111,14 +111,21 @@ def _mouth_box(editor, photo: Path, pad: int) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
+def _wait_recipe(page, text: str) -> None:
+    """Wait until the recipe box (updated by the same response as the After image) contains ``text``."""
+    page.wait_for_function("t => { const a = document.querySelector('#le-recipe textarea');"
+                           " return a && a.value.includes(t); }", arg=text, timeout=90_000)
+
+
 def test_upload_then_smile_slider_changes_the_mouth(page, served, tmp_path):
     _, editor = served
     photo = sample_photo(tmp_path / "person.png")
+    page.get_by_text("Recipe JSON", exact=True).click()     # open the accordion: the recipe box renders
     page.locator("#le-region label", has_text="mouth").click()
     _upload(page, photo)
-    first = _wait_settled(page, None)
-    assert "1 face(s) found" in page.locator("#le-status").inner_text() or \
-        "edited in" in page.locator("#le-status").inner_text()
+    page.locator("#le-status", has_text="edited in").wait_for(timeout=90_000)
+    _wait_recipe(page, '"region": "mouth"')
+    first = _after_src(page)
     before = _fetch(page, first)
     assert before.shape[:2] == (224, 256)
 
@@ -127,11 +134,10 @@ def test_upload_then_smile_slider_changes_the_mouth(page, served, tmp_path):
     for _ in range(25):                                    # 25 steps of 0.1: smile = 2.5
         page.keyboard.press("ArrowRight")
     assert float(page.locator("#le-slider-smile input[type=number]").input_value()) == pytest.approx(2.5)
+    _wait_recipe(page, '"smile": 2.5')                     # the last slider event has been answered
     second = _wait_settled(page, first)
     after = _fetch(page, second)
     assert page.locator(".toast-body").count() == 0, "an error message popped up"
-    page.get_by_text("Recipe JSON", exact=True).click()     # open the accordion
-    assert '"smile": 2.5' in page.locator("#le-recipe textarea").input_value()
 
     diff = np.abs(after - before).sum(axis=2)
     x0, y0, x1, y1 = _mouth_box(editor, photo, pad=2)
