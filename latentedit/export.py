@@ -208,9 +208,12 @@ def export_onnx(model: nn.Module, out_dir: str | os.PathLike, identities: list[s
     finally:
         model.train(was_training)
 
+    umask = os.umask(0)
+    os.umask(umask)
     for g in result.graphs:
         onnx.checker.check_model(str(out / g.file))
         g.sha256 = _sha256(out / g.file)
+        os.chmod(out / g.file, 0o666 & ~umask)   # temp files are created 0600; exports are meant to be shared
     bad = [g for g in result.graphs if not g.max_abs_diff <= atol]
     manifest = {
         "format_version": 1,
@@ -230,6 +233,7 @@ def export_onnx(model: nn.Module, out_dir: str | os.PathLike, identities: list[s
     }
     result.manifest = manifest
     atomic_write_json(out / MANIFEST, manifest, overwrite=False)
+    os.chmod(out / MANIFEST, 0o666 & ~umask)
     if bad:
         worst = max(bad, key=lambda g: g.max_abs_diff)
         raise LatentEditError(f"{out / worst.file}: onnxruntime differs from PyTorch by "
