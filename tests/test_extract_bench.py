@@ -25,7 +25,9 @@ def test_bench_extract_writes_ratios_and_machine_info(tmp_path, capsys):
     assert res["machine"]["cpu_count"] >= 1 and res["machine"]["device"] == "cpu" and res["machine"]["torch"]
     assert res["faces_found"] == {"ours": 4, "baseline": 4}
     stages = {r["stage"]: r for r in res["rows"]}
-    assert set(stages) == {"detect+landmarks", "align", "descriptor", "total"}
-    for r in stages.values():
-        assert r["ours_ms_per_frame"] > 0 and r["baseline_ms_per_frame"] > 0
-        assert np.isclose(r["speedup"], r["baseline_ms_per_frame"] / r["ours_ms_per_frame"], rtol=1e-6)
+    assert set(stages) == {"detect+landmarks", "refine", "align", "descriptor", "total"}
+    assert stages["refine"]["baseline_ms_per_frame"] == 0 and stages["refine"]["speedup"] is None
+    for name, r in stages.items():
+        if name != "refine":
+            assert r["ours_ms_per_frame"] > 0 and r["baseline_ms_per_frame"] > 0
+            assert np.isclose(r["speedup"], r["baseline_ms_per_frame"] / r["ours_ms_per_frame"], rtol=1e-6)
