@@ -161,7 +161,7 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
                         save_png = gr.Button("Save result PNG", elem_id="le-save-png")
                         save_json = gr.Button("Save recipe", elem_id="le-save-recipe")
                     load_json = gr.UploadButton("Load recipe (.json)", file_types=[".json"], elem_id="le-load-recipe")
-                    download = gr.File(label="Download", interactive=False, elem_id="le-download", height=90)
+                    download = gr.File(label="Download", interactive=False, elem_id="le-download", visible=False)
             with gr.Accordion("Recipe JSON", open=False):
                 recipe_box = gr.Textbox(label="Recipe", lines=8, max_lines=24, elem_id="le-recipe")
                 apply_json = gr.Button("Use this recipe")
@@ -322,9 +322,14 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
         reset.click(do_reset, None, controls, api_name="reset")
         apply_json.click(recipe_from_json, [recipe_box], controls, api_name="recipe_from_json")
         load_json.upload(load_recipe, [load_json], controls, api_name="load_recipe")
+        def show():
+            return gr.update(visible=True)
+
         save_png.click(save_result, [faces_state, face_pick, *controls], [download], api_name="save_result",
-                       concurrency_limit=concurrency, concurrency_id="apply")
-        save_json.click(save_recipe, controls, [download], api_name="save_recipe")
+                       concurrency_limit=concurrency, concurrency_id="apply").success(
+            show, None, download, api_name="show_download_png", api_visibility="private")
+        save_json.click(save_recipe, controls, [download], api_name="save_recipe").success(
+            show, None, download, api_name="show_download_recipe", api_visibility="private")
         batch_go.click(batch, [batch_files, batch_aligned, *controls], [batch_zip, batch_md, batch_json],
                        api_name="batch", concurrency_limit=1)
         report_go.click(report, [report_attr], [report_img, report_md], api_name="report", concurrency_limit=1)
