@@ -160,13 +160,12 @@ def section(name: str, data: dict, file: Path) -> str:
     else:
         lines += _results_md(data.get("results"))
     extra = {k: v for k, v in data.items() if k not in ENVELOPE}
-    for k, v in extra.items():
-        lines.append(f"- {k}: {fmt(v)}")
-    if extra:
-        lines.append("")
-    for n in data.get("notes") or []:
+    if extra:  # benchmark-specific keys: scalars as a metric/value table, nested objects/rows as tables
+        lines += _results_md(extra)
+    notes = data.get("notes") or []
+    for n in [notes] if isinstance(notes, str) else notes:
         lines.append(f"> {n}")
-    if data.get("notes"):
+    if notes:
         lines.append("")
     return "\n".join(lines)
 

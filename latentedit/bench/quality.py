@@ -61,6 +61,8 @@ def add_arguments(parser) -> None:
                         help="folder of the other benchmarks' JSON for the speed summary")
     parser.add_argument("--seed", type=int, default=2024, help="seed of the held-out renders")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--note", action="append", default=[], help="a note stored with the results "
+                        "(e.g. which checkpoint was measured); repeatable")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
     parser.add_argument("--markdown", action="store_true", help="regenerate BENCHMARKS.md from --bench-dir "
                         "afterwards")
@@ -81,7 +83,7 @@ def run(args) -> int:
     t0 = time.time()
     editor = Editor.from_pretrained(args.model, device="cpu")
     model = editor.model
-    notes: list[str] = []
+    notes: list[str] = list(args.note)
     try:
         lp = load_lpips(args.lpips_weights)
     except LatentEditError as exc:

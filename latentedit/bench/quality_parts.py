@@ -504,7 +504,11 @@ def headline(data: dict) -> str:
 
     if data.get("headline") is not None:
         return fmt(data["headline"], limit=200)
-    rows = data.get("results")
+    rows = data.get("results") if data.get("results") is not None else data.get("rows")
+    if rows is None:  # no rows: the top-level objects that carry a ratio (e.g. {"faces_per_s": {"speedup": …}})
+        found = {k: v for k, v in data.items() if isinstance(v, dict) and k not in ("machine", "settings")
+                 and any(any(h in kk for h in _RATIO_HINTS) for kk in v)}
+        return "; ".join(f"{k}: {fmt(v, limit=120)}" for k, v in found.items()) or "—"
     if isinstance(rows, dict):
         rows = [dict(name=k, **v) if isinstance(v, dict) else {"name": k, "value": v} for k, v in rows.items()]
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
