@@ -28,11 +28,11 @@ MEASURED_ATTRIBUTES = ("eye_open_score", "mouth_open_score", "smile_score", "nos
                        "nose_width_score", "nose_size_score", "brow_raise_score")
 
 # Combination weights (feature units: inter-ocular distances; see the module docstring).
-MOUTH_OPEN_WEIGHTS = {"mouth_gap": 1.0, "mouth_area": 4.7}
+MOUTH_OPEN_WEIGHTS = {"mouth_gap": 1.0, "mouth_area": 3.3}
 # The smile score leaves the lip gap out on purpose: adding it lifts the held-out CelebA AUC by ~0.007 only
 # because CelebA smiles are often open-mouthed, and it would tie smile edits to mouth opening.
-SMILE_WEIGHTS = {"mouth_width": 1.0, "corner_lift": 0.48, "nose_to_lip": -0.97}
-NOSE_SIZE_WEIGHTS = {"nose_width": 1.0, "nose_face_ratio": 5.8, "nose_length": 0.36}
+SMILE_WEIGHTS = {"mouth_width": 1.0, "corner_lift": 0.46, "nose_to_lip": -0.95}
+NOSE_SIZE_WEIGHTS = {"nose_width": 1.0, "nose_face_ratio": 6.4, "nose_length": 0.41}
 
 _MIN_COS_YAW = 0.45  # beyond ~63° of yaw the estimate is meaningless; clamp it
 
