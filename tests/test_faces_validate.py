@@ -27,7 +27,7 @@ def test_baseline_ratios_are_scale_invariant():
 
 def test_validate_on_celeba_subset():
     celeba = shared_path("data", "celeba10k")
-    result = validate_celeba(celeba, limit=40, progress=False, cnn=False)
+    result = validate_celeba(celeba, limit=40, progress=False, cnn=False, refine=False)
     assert result["images"] == 40
     det = result["detection"]
     assert det["with_fixed_box_fallback_rate"] == 1.0

@@ -123,7 +123,7 @@ def _ceiling(lms: np.ndarray, labels: dict[str, np.ndarray], fit_half: np.ndarra
 
 
 def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int = 0, cache: str | Path | None = None,
-                    progress: bool = True, fit: bool = False, cnn: bool = True) -> dict:
+                    progress: bool = True, fit: bool = False, cnn: bool = True, refine: bool = True) -> dict:
     """Find landmarks on CelebA images and report the scores' ROC AUC against the human labels.
 
     Args:
@@ -134,6 +134,7 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
         progress: progress bar.
         fit: also fit combination weights on the fit half and include them.
         cnn: use the CNN detector stage for faces HOG misses (slow, ~2.5% of CelebA).
+        refine: average the landmarks over mirrored and jittered predictor runs (as ``extract`` does).
 
     Returns:
         A JSON-serialisable dict (detection rates, AUCs per pair on each half, baseline AUCs).
@@ -152,7 +153,7 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
             raise LatentEditError(f"{cache}: cached landmarks are for other images; delete it")
         lms, method = data["lm"], data["method"]
     else:
-        lms, method = celeba_landmarks(paths, cnn=cnn, progress=progress)
+        lms, method = celeba_landmarks(paths, cnn=cnn, refine=refine, progress=progress)
         if cache is not None:
             np.savez(cache, lm=lms, method=method, names=np.array([p.name for p in paths]))
     seconds = time.perf_counter() - t0
@@ -169,6 +170,7 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
         "fit_half_images": int(fit_half.sum()), "report_half_images": int((~fit_half).sum()),
         "detection": {
             "cnn_stage": cnn,
+            "refined_landmarks": refine,
             "procedure": "pad 25% (edge replicate), upscale 4x bicubic, dlib HOG; then HOG with 1 more doubling; "
                          "then dlib's CNN detector on a 2x image; then the 68-point predictor in a fixed box "
                          "(median of the HOG boxes)",
