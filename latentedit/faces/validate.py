@@ -151,11 +151,14 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
         data = np.load(cache)
         if list(data["names"]) != [p.name for p in paths]:
             raise LatentEditError(f"{cache}: cached landmarks are for other images; delete it")
+        for key, want in (("cnn", cnn), ("refine", refine)):
+            if key in data.files and bool(data[key]) != want:
+                raise LatentEditError(f"{cache}: cached landmarks were made with {key}={bool(data[key])}; delete it")
         lms, method = data["lm"], data["method"]
     else:
         lms, method = celeba_landmarks(paths, cnn=cnn, refine=refine, progress=progress)
         if cache is not None:
-            np.savez(cache, lm=lms, method=method, names=np.array([p.name for p in paths]))
+            np.savez(cache, lm=lms, method=method, names=np.array([p.name for p in paths]), cnn=cnn, refine=refine)
     seconds = time.perf_counter() - t0
     n = len(paths)
     counts = {m: int((method == i).sum()) for i, m in enumerate(METHODS)}
