@@ -2,18 +2,38 @@
 
 >>> from latentedit.train import TrainConfig, train
 >>> summary = train(TrainConfig(data={"A": "faces_a", "B": "faces_b"}, out="runs/ab", steps=1000))
-"""
-from .config import RESUMABLE_CHANGES, TrainConfig, config_differences
-from .data import IdentityData, batch_indices, ellipse_mask, load_identity, parse_data_spec
-from .loop import Trainer, load_data, step_generator, train
-from .losses import ms_dssim, reconstruction_losses, ssim_map
-from .preview import preview_grid
-from .state import capture_rng, latest_checkpoint, list_checkpoints, load_checkpoint, restore_rng
-from .warp import AugmentParams, augment, sample_params
 
-__all__ = [
-    "TrainConfig", "RESUMABLE_CHANGES", "config_differences", "train", "Trainer", "load_data",
-    "step_generator", "IdentityData", "load_identity", "parse_data_spec", "batch_indices", "ellipse_mask",
-    "ms_dssim", "ssim_map", "reconstruction_losses", "preview_grid", "capture_rng", "restore_rng",
-    "latest_checkpoint", "list_checkpoints", "load_checkpoint", "AugmentParams", "augment", "sample_params",
-]
+Names are imported on first use, so building the CLI parser (which reads ``TrainConfig``'s
+defaults) does not load the training loop.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> submodule that defines it.
+_EXPORTS = {
+    "TrainConfig": ".config", "RESUMABLE_CHANGES": ".config", "config_differences": ".config",
+    "train": ".loop", "Trainer": ".loop", "load_data": ".loop", "step_generator": ".loop",
+    "IdentityData": ".data", "load_identity": ".data", "parse_data_spec": ".data", "batch_indices": ".data",
+    "ellipse_mask": ".data",
+    "ms_dssim": ".losses", "ssim_map": ".losses", "reconstruction_losses": ".losses",
+    "preview_grid": ".preview",
+    "capture_rng": ".state", "restore_rng": ".state", "latest_checkpoint": ".state",
+    "list_checkpoints": ".state", "load_checkpoint": ".state",
+    "AugmentParams": ".warp", "augment": ".warp", "sample_params": ".warp",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
