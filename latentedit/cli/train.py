@@ -17,6 +17,31 @@ _SPECIAL = {"data", "generic", "out", "size", "flip", "compile", "resume", "dry_
             "tensorboard"}
 
 _HELP = {
+    "latent_dim": "size of the latent code z (default: the ModelConfig default, 256)",
+    "enc_channels": "encoder width (default: ModelConfig, 32)",
+    "dec_channels": "decoder full-resolution width (default: ModelConfig, 24 at 64 px, 16 above)",
+    "inter_channels": "channels of the inter block (default: ModelConfig, 256)",
+    "lr": "AdamW learning rate (halved on each NaN rollback)",
+    "weight_decay": "AdamW decoupled weight decay",
+    "beta1": "Adam beta1",
+    "clip_grad": "global gradient-norm clip, 0 = off",
+    "seed": "seed of the weights, batch order and augmentation",
+    "dssim": "weight of the masked multi-scale DSSIM loss",
+    "l1": "weight of the masked L1 loss",
+    "mask_loss": "weight of the decoder mask channel's loss against the face mask",
+    "lpips_weights": "folder with the LPIPS backbone weights (default: latentedit.metrics search path)",
+    "generic_weight": "weight of the generic decoder's losses",
+    "latent_disc_start": "step at which the latent discriminator starts",
+    "disc_lr": "discriminators' learning rate",
+    "rotate": "max random rotation in degrees (input and target)",
+    "scale": "max random zoom fraction (input and target)",
+    "shift": "max random shift as a fraction of the crop (input and target)",
+    "color_jitter": "max brightness/contrast/saturation jitter",
+    "checkpoint_every": "steps between checkpoints (also saves RUN/model)",
+    "keep_checkpoints": "checkpoints kept (oldest deleted)",
+    "preview_every": "steps between preview grids",
+    "log_every": "steps between metrics.jsonl records",
+    "max_rollbacks": "NaN rollbacks allowed before the run stops with an error",
     "steps": "total optimiser steps (a resumed run continues up to this)",
     "batch": "images per identity per step (global; split across torchrun processes)",
     "gan_power": "patch-GAN weight, 0 = off (like DeepFaceLab's gan_power)",
@@ -61,8 +86,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}.get(str(f.type), None)
         if isinstance(default, bool) or kind is None:
             continue
-        p.add_argument(_flag(f.name), type=kind, default=default,
-                       help=_HELP.get(f.name, f.name.replace("_", " ")) + f" (default: {default})")
+        choices = {"latent_disc_mode": ("prior", "identity"), "amp": ("auto", "bf16", "off"),
+                   "channels_last": ("auto", "on", "off")}.get(f.name)
+        shown = "" if default is None else f" (default: {default})"
+        p.add_argument(_flag(f.name), type=kind, default=default, choices=choices,
+                       help=_HELP.get(f.name, f.name.replace("_", " ")) + shown)
     p.add_argument("--no-flip", dest="flip", action="store_false", help="no random horizontal flips")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
