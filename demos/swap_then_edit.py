@@ -8,7 +8,8 @@
 For every input of A it writes the swap A→B with the edit applied, and a comparison strip
 (input | swap | swap + edit); likewise B→A when B is given. A video input gives an mp4 of the edited
 swap (audio kept). With no inputs, a few SynthFaces of two random people are rendered into a temp
-folder and treated as aligned crops. Uses only the public API (``latentedit.edit.Editor``, ``Recipe``,
+folder and treated as aligned crops: people id000 and id001 of SynthFaces seed 1, whom the shipped
+model's decoders A and B were trained on, with expressions it never saw. Uses only the public API (``latentedit.edit.Editor``, ``Recipe``,
 ``latentedit.merge.write_video``, ``latentedit.synth``).
 """
 from __future__ import annotations
@@ -41,23 +42,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-frames", type=int, default=None, help="use at most this many images per folder")
     p.add_argument("--out", default="swap_then_edit_out", help="output folder (must not exist yet)")
     p.add_argument("--n", type=int, default=6, help="SynthFaces per person when no inputs are given")
-    p.add_argument("--seed", type=int, default=0, help="SynthFaces seed")
+    p.add_argument("--seed", type=int, default=1, help="SynthFaces dataset seed of the default inputs (default 1: "
+                   "the people the shipped model's decoders A and B were trained on)")
     return p.parse_args(argv)
 
 
 def render_people(folder: Path, n: int, seed: int, size: int) -> tuple[Path, Path]:
-    """Render ``n`` aligned SynthFaces crops of two random people (varied expressions) into A/ and B/."""
-    from latentedit._io import write_image
-    from latentedit.synth import ExpressionParams, IdentityParams, render
+    """Render ``n`` aligned SynthFaces crops of people 0 and 1 of SynthFaces dataset ``seed`` into A/ and B/.
 
-    rng = np.random.default_rng(seed)
+    The shipped model's decoders A and B were trained on people ``id000`` and ``id001`` of
+    ``latentedit synth --seed 1``; the expressions used here (index 900 on) were never seen in training.
+    """
+    from latentedit._io import write_image
+    from latentedit.synth import expression_params, identity_params, render
+
     out = []
-    for person in ("A", "B"):
-        ident = IdentityParams.sample(rng)
+    for index, person in enumerate(("A", "B")):
+        ident = identity_params(seed, index)
         d = folder / person
         d.mkdir(parents=True)
         for k in range(n):
-            write_image(d / f"{person}_{k:03d}.png", render(ident, ExpressionParams.sample(rng), size).image)
+            expr = expression_params(seed, index, 900 + k)
+            write_image(d / f"{person}_{k:03d}.png", render(ident, expr, size).image)
         out.append(d)
     return out[0], out[1]
 
