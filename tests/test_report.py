@@ -1,6 +1,7 @@
 """The edit report on a tiny model: outputs, and values that respond to the sweep."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -30,7 +31,11 @@ def make_synth_faceset(root: Path, n: int = 24, size: int = 64, seed: int = 0, i
 
 
 def make_tiny_model(root: Path, faceset, attributes=("smile", "mouth_open")):
-    """An (untrained) tiny SwapAutoencoder saved with boundaries fitted on its codes of ``faceset``."""
+    """An (untrained) tiny SwapAutoencoder saved with boundaries fitted on its codes of ``faceset``.
+
+    An untrained encoder's codes barely vary, so each boundary's std (the unit of alpha) is set to 3
+    latent units: alpha then moves the decoded faces visibly, which is what a report measures.
+    """
     from latentedit.latent import BoundaryFitter, encode_faceset
     from latentedit.models import SwapAutoencoder, tiny_config
 
@@ -40,7 +45,7 @@ def make_tiny_model(root: Path, faceset, attributes=("smile", "mouth_open")):
     table = encode_faceset(model, faceset, progress=False)
     for attr in attributes:
         fitter = BoundaryFitter(method="ridge", random_state=0).fit(table.z, table.column(attr))
-        fitter.to_boundary(attr, model.model_id).save(root / "boundaries")
+        dataclasses.replace(fitter.to_boundary(attr, model.model_id), std=3.0).save(root / "boundaries")
     return model
 
 
