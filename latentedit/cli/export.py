@@ -32,9 +32,9 @@ def run(args: argparse.Namespace) -> int:
         raise LatentEditError(f"--atol must be positive, got {args.atol}")
     model = load_model(args.model)
     result = export_onnx(model, args.onnx, identities=args.identity, atol=atol, model_source=str(args.model))
-    print(f"{'graph':<28} {'inputs':<22} {'max |onnx - torch|':>18}")
+    print(f"{'graph':<28} {'input':<30} {'max |onnx - torch|':>18}")
     for g in result.graphs:
-        shape = ", ".join(f"{k}{tuple(v)}" for k, v in g.inputs.items())
-        print(f"{g.file:<28} {shape:<22} {g.max_abs_diff:>18.2e}")
+        shape = ", ".join(f"{k} {'×'.join(map(str, v))}" for k, v in g.inputs.items())
+        print(f"{g.file:<28} {shape:<30} {g.max_abs_diff:>18.2e}")
     print(f"all {len(result.graphs)} graphs within atol {atol:g}; manifest: {result.out_dir / 'manifest.json'}")
     return 0
