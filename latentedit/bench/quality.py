@@ -28,6 +28,8 @@ from .markdown import REPO
 def add_arguments(parser) -> None:
     """Register the benchmark's options."""
     parser.add_argument("model", help="pretrained model folder (or a training run folder)")
+    parser.add_argument("--boundaries", default=None, metavar="DIR",
+                        help="boundaries folder for the edit part (default MODEL/boundaries)")
     parser.add_argument("--data", action="append", default=[], metavar="DECODER=FACESET[@LABEL]",
                         help="SynthFaces FaceSet each decoder was trained on (as in `latentedit train --data`), "
                              "or DECODER=synth:SEED:INDEX for identity INDEX of `latentedit synth --seed SEED`; "
@@ -81,7 +83,7 @@ def run(args) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     t0 = time.time()
-    editor = Editor.from_pretrained(args.model, device="cpu")
+    editor = Editor.from_pretrained(args.model, boundaries=args.boundaries, device="cpu")
     model = editor.model
     notes: list[str] = list(args.note)
     try:
@@ -148,6 +150,7 @@ def run(args) -> int:
                                "trivial baselines measured in the same run; speed summary of the other benchmarks",
                 "command": cmd, "machine": machine_info("cpu"),
                 "settings": {"model": str(args.model), "model_id": str(model.model_id),
+                             "boundaries": args.boundaries or "MODEL/boundaries", "data": list(args.data),
                              "resolution": int(model.config.resolution), "decoders": list(model.identities),
                              "synth_pairs": args.synth_pairs, "edit_n": args.edit_n, "edit_alpha": args.edit_alpha,
                              "margin": args.margin, "seed": args.seed, "lpips": lp is not None,
