@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--celeba", default=None, metavar="FACESET",
                         help="run the CelebA experiment on this FaceSet instead (needs --model)")
-    parser.add_argument("--model", default=None, help="model folder for --celeba")
+    parser.add_argument("--model", nargs="+", default=None, help="--celeba: model or run folder(s) to compare")
     parser.add_argument("--attributes", nargs="+", default=None, help="--celeba: attributes to fit")
     parser.add_argument("--train", type=int, default=8000, help="--celeba: training faces (default 8000)")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")

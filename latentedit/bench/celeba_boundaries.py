@@ -148,8 +148,9 @@ def run(args) -> int:
     from ..latent.encode import encode_faceset
     from .boundaries import machine
 
-    if not args.model:
-        raise LatentEditError("--celeba needs --model (a trained model or run folder)")
+    models = [args.model] if isinstance(args.model, str) else list(args.model or [])
+    if not models:
+        raise LatentEditError("--celeba needs --model (one or more trained model or run folders)")
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     fs = FaceSet(args.celeba)
     names = list(args.attributes) if args.attributes else \
@@ -159,50 +160,64 @@ def run(args) -> int:
         raise LatentEditError(f"--train {args.train} leaves no held-out faces (the FaceSet has {n})")
     perm = np.random.default_rng(args.seed).permutation(n)
     tr, va = perm[:args.train], perm[args.train:]
-    t0 = time.perf_counter()
-    model = load_model(args.model, "cpu")
-    table = encode_faceset(model, fs, attributes=names, batch_size=128, progress=True)
-    t_enc = time.perf_counter() - t0
-    z = table.z.numpy().astype(np.float64)
-    d = z.shape[1]
-    t0 = time.perf_counter()
-    pix = fs.load_images(size=int(model.config.resolution), progress=True).reshape(n, -1).float().div_(255).numpy()
-    pca = PCA(n_components=d, svd_solver="randomized", random_state=0).fit(pix[tr])
-    p = pca.transform(pix)
-    t_pca = time.perf_counter() - t0
-    rows = []
-    for name in names:
-        y = table.column(name).astype(np.float64)
-        ok_tr, ok_va = tr[np.isfinite(y[tr])], va[np.isfinite(y[va])]
-        binary = len(np.unique(y[np.isfinite(y)])) == 2
-        thr = float(np.max(y[ok_tr])) if binary else float(np.median(y[ok_tr]))
-        lab = (y >= thr) if binary else (y > thr)
-        lat = _classify(z[ok_tr], lab[ok_tr], z[ok_va], lab[ok_va])
-        base = _classify(p[ok_tr], lab[ok_tr], p[ok_va], lab[ok_va])
-        rows.append({"attribute": name, "labels": "celeba 0/1" if binary else "measured, split at train median",
-                     "positive_rate": float(lab[ok_va].mean()), "n_train": int(len(ok_tr)), "n_val": int(len(ok_va)),
-                     "latent_bacc": lat[0], "latent_auc": lat[1], "pca_bacc": base[0], "pca_auc": base[1],
-                     "delta_points": 100 * (lat[0] - base[0])})
-    print(f"{'attribute':<22} {'pos':>5} {'latent bacc':>11} {'PCA bacc':>9} {'Δ pts':>6} {'latent AUC':>10} "
-          f"{'PCA AUC':>8}")
-    for r in rows:
-        print(f"{r['attribute']:<22} {r['positive_rate']:>5.2f} {r['latent_bacc']:>11.3f} {r['pca_bacc']:>9.3f} "
-              f"{r['delta_points']:>6.1f} {r['latent_auc']:>10.3f} {r['pca_auc']:>8.3f}")
-    mean_delta = float(np.mean([r["delta_points"] for r in rows]))
-    print(f"\n{len(tr)} train / {len(va)} held out; latent D = {d}; baseline = {PCA_BASELINE} "
-          f"(explains {pca.explained_variance_ratio_.sum():.1%} of pixel variance); mean Δ = {mean_delta:+.1f} pts")
+    labels = fs.attribute_matrix(names).astype(np.float64)
+    pix = None
+    pcas: dict[int, tuple] = {}
+    rows, runs = [], []
+    for model_dir in models:
+        t0 = time.perf_counter()
+        model = load_model(model_dir, "cpu")
+        table = encode_faceset(model, fs, attributes=names, batch_size=128, progress=True)
+        t_enc = time.perf_counter() - t0
+        z = table.z.numpy().astype(np.float64)
+        d = z.shape[1]
+        if d not in pcas:  # the baseline: PCA of the pixels with as many components as the latent
+            t0 = time.perf_counter()
+            if pix is None:
+                pix = fs.load_images(size=int(model.config.resolution), progress=True).reshape(n, -1)
+                pix = pix.float().div_(255).numpy()
+            pca = PCA(n_components=d, svd_solver="randomized", random_state=0).fit(pix[tr])
+            pcas[d] = (pca.transform(pix), float(pca.explained_variance_ratio_.sum()), time.perf_counter() - t0)
+        p, explained, t_pca = pcas[d]
+        model_rows = []
+        for j, name in enumerate(names):
+            y = labels[:, j]
+            ok_tr, ok_va = tr[np.isfinite(y[tr])], va[np.isfinite(y[va])]
+            binary = len(np.unique(y[np.isfinite(y)])) == 2
+            thr = float(np.max(y[ok_tr])) if binary else float(np.median(y[ok_tr]))
+            lab = (y >= thr) if binary else (y > thr)
+            lat = _classify(z[ok_tr], lab[ok_tr], z[ok_va], lab[ok_va])
+            base = _classify(p[ok_tr], lab[ok_tr], p[ok_va], lab[ok_va])
+            model_rows.append({"model": Path(model_dir).name, "attribute": name,
+                               "labels": "celeba 0/1" if binary else "measured, split at train median",
+                               "positive_rate": float(lab[ok_va].mean()), "n_train": int(len(ok_tr)),
+                               "n_val": int(len(ok_va)), "latent_bacc": lat[0], "latent_auc": lat[1],
+                               "pca_bacc": base[0], "pca_auc": base[1], "delta_points": 100 * (lat[0] - base[0])})
+        mean_delta = float(np.mean([r["delta_points"] for r in model_rows]))
+        runs.append({"model": str(model_dir), "model_id": table.model_id, "latent_dim": d, "encode_s": t_enc,
+                     "pca_dims": d, "pca_explained_variance": explained, "pca_s": t_pca,
+                     "mean_delta_points": mean_delta, **_run_info(model_dir)})
+        rows.extend(model_rows)
+        print(f"\nmodel {model_dir} ({table.model_id}, D = {d}); baseline: PCA-{d} of the pixels "
+              f"({explained:.1%} of their variance)")
+        print(f"{'attribute':<22} {'pos':>5} {'latent bacc':>11} {'PCA bacc':>9} {'Δ pts':>6} {'latent AUC':>10} "
+              f"{'PCA AUC':>8}")
+        for r in model_rows:
+            print(f"{r['attribute']:<22} {r['positive_rate']:>5.2f} {r['latent_bacc']:>11.3f} {r['pca_bacc']:>9.3f} "
+                  f"{r['delta_points']:>6.1f} {r['latent_auc']:>10.3f} {r['pca_auc']:>8.3f}")
+        print(f"mean Δ = {mean_delta:+.1f} points of balanced accuracy")
+    print(f"\n{len(tr)} train / {len(va)} held out (seed {args.seed}); classifier: standardised features + "
+          f"class-balanced logistic regression; baseline = {PCA_BASELINE}")
     if args.json:
         atomic_write_json(args.json, {
             "benchmark": "celeba_boundaries",
-            "description": "held-out balanced accuracy of a class-balanced logistic regression on the model's latent "
+            "description": "held-out balanced accuracy of a class-balanced logistic regression on each model's latent "
                            "codes vs on pixel PCA with the same number of dims, CelebA 64 px, same split",
             "machine": machine(),
-            "settings": {"faceset": str(args.celeba), "model": str(args.model), "model_id": table.model_id,
-                         "latent_dim": d, "n_train": int(len(tr)), "n_val": int(len(va)), "seed": args.seed,
-                         "pca_explained_variance": float(pca.explained_variance_ratio_.sum()),
-                         "encode_s": t_enc, "pca_s": t_pca, **_run_info(args.model)},
+            "settings": {"faceset": str(args.celeba), "n_train": int(len(tr)), "n_val": int(len(va)),
+                         "seed": args.seed, "attributes": names},
             "baseline": PCA_BASELINE,
-            "mean_delta_points": mean_delta,
+            "models": runs,
             "results": rows,
         })
         print(f"wrote {args.json}")

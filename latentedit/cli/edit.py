@@ -28,7 +28,8 @@ def add_common_arguments(p, identity_required: bool) -> None:
     p.add_argument("--out", required=True, help="output folder (created; existing files are never replaced)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=ALPHA",
                    help="edit strength: a step along the unit normal in std units, e.g. smile=1.5 (repeatable)")
-    p.add_argument("--hold", nargs="+", default=[], metavar="NAME", help="attributes held fixed")
+    p.add_argument("--hold", action="append", default=[], metavar="NAME",
+                   help="attribute held fixed while editing (repeatable)")
     p.add_argument("--region", choices=RECIPE_REGIONS, default=None, help="confine the edit to a face region")
     p.add_argument("--identity", required=identity_required, default=None,
                    help="decoder to render with" + ("" if identity_required else " (default: the reconstruction "
