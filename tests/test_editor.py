@@ -191,3 +191,29 @@ def test_real_photo_detect_align_edit_merge(editor):
     assert xs.min() > x0 - 0.3 * w and xs.max() < x1 + 0.3 * w and ys.min() > y0 - 0.6 * w and ys.max() < y1 + 0.3 * w
     with pytest.raises(__import__("latentedit").NoFaceError, match="blank: no face found"):
         editor.prepare_faces(np.zeros((100, 100, 3), np.uint8), source="blank")
+
+
+def test_alignment_template(editor, model, boundaries, tmp_path):
+    from latentedit._io import read_image
+    from latentedit.edit import alignment_template
+    from latentedit.faces.align import canonical_landmarks
+    from latentedit.faceset import FaceRecord, FaceSetWriter
+    from tests.conftest import shared_path
+
+    photo = read_image(shared_path("data", "swap_pair", "A_KatieHill", "0001.jpg"))
+    # the canonical landmarks as a template reproduce the default alignment
+    same = Editor(model, boundaries, template=canonical_landmarks(64)).prepare_faces(photo)[0]
+    default = editor.prepare_faces(photo)[0]
+    assert np.abs(same.crop.astype(int) - default.crop.astype(int)).mean() < 3
+    # a template built from a FaceSet framed smaller and lower moves the landmarks there
+    lm = canonical_landmarks(128) * 0.75 + np.float32([16, 30])
+    with FaceSetWriter(tmp_path / "fs") as w:
+        w.add(np.zeros((128, 128, 3), np.uint8), FaceRecord(image="images/0.png", identity="x", size=128, landmarks=lm))
+    from latentedit.faceset import FaceSet
+
+    t = alignment_template(FaceSet(tmp_path / "fs"), 64)
+    np.testing.assert_allclose(t, (lm + 0.5) * 0.5 - 0.5, atol=1e-4)
+    f = Editor(model, boundaries, template=t).prepare_faces(photo)[0]
+    assert abs(f.landmarks[36:48, 1].mean() - t[36:48, 1].mean()) < 1.5  # eyes where the template has them
+    with pytest.raises(__import__("latentedit").LatentEditError, match="68×2"):
+        Editor(model, boundaries, template=np.zeros((5, 2)))

@@ -121,13 +121,17 @@ class Editor:
         device: torch device (None: the model's).
         default_identity: decoder used when a recipe names none and a face's own identity is not
             a decoder (None: ``"generic"`` if the model has it, else its first decoder).
+        template: ``68×2`` landmarks (pixels of a crop at the model resolution) to align detected
+            faces to, for a model trained on crops framed differently from the canonical
+            :func:`~latentedit.faces.align.canonical_landmarks` (e.g. a CelebA import; see
+            :func:`alignment_template`). None = the canonical framing.
 
     Raises:
         BoundaryMismatchError: if a boundary belongs to another model.
     """
 
     def __init__(self, model, boundaries: dict | None = None, device=None,
-                 default_identity: str | None = None) -> None:
+                 default_identity: str | None = None, template: np.ndarray | None = None) -> None:
         from ..latent.boundary import BoundaryMismatchError
 
         if device is not None:
@@ -147,6 +151,11 @@ class Editor:
         if default_identity not in ids:
             raise LatentEditError(f"unknown default identity {default_identity!r}; decoders: {', '.join(ids)}")
         self.default_identity = default_identity
+        if template is not None:
+            template = np.asarray(template, dtype=np.float32)
+            if template.shape != (68, 2) or not np.all(np.isfinite(template)):
+                raise LatentEditError(f"template must be 68×2 finite landmarks, got shape {template.shape}")
+        self.template = template
         self._normals: dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
@@ -269,8 +278,17 @@ class Editor:
             dets = dets[:1]
         out = []
         for det in dets:
-            al = align_face(image, det.landmarks, size=s)
-            out.append(Face(crop=al.crop, z=None, affine=al.affine, landmarks=al.landmarks, image=image,
+            if self.template is None:
+                al = align_face(image, det.landmarks, size=s)
+                crop, affine, lms = al.crop, al.affine, al.landmarks
+            else:
+                from ..faces.align import ALIGN_INDICES, similarity_transform, transform_points
+                from ..merge import warp_to_crop
+
+                affine = similarity_transform(det.landmarks[ALIGN_INDICES], self.template[ALIGN_INDICES])
+                affine = affine.astype(np.float32)
+                crop, lms = warp_to_crop(image, affine, s), transform_points(det.landmarks, affine)
+            out.append(Face(crop=crop, z=None, affine=affine, landmarks=np.asarray(lms, np.float32), image=image,
                             box=tuple(float(v) for v in det.box), source=label))
         return out
 
@@ -443,6 +461,19 @@ class Editor:
         """
         recipe = replace(recipe or Recipe(), identity=identity)
         return self.edit(inputs, recipe, **kw)
+
+
+def alignment_template(faceset, size: int, limit: int = 2000) -> np.ndarray:
+    """Mean landmarks of a FaceSet's records, scaled to a ``size×size`` crop (an Editor ``template``).
+
+    Raises:
+        LatentEditError: if none of the first ``limit`` records has landmarks.
+    """
+    pts = [(r.landmarks.astype(np.float64) + 0.5) * (size / r.size) - 0.5
+           for r in faceset.records[:limit] if r.landmarks is not None]
+    if not pts:
+        raise LatentEditError(f"{faceset.root}: no record has landmarks; cannot build an alignment template")
+    return np.mean(pts, axis=0).astype(np.float32)
 
 
 def _as_image(image, label: str) -> np.ndarray:
