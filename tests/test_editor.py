@@ -212,7 +212,7 @@ def test_alignment_template(editor, model, boundaries, tmp_path):
     from latentedit.faceset import FaceSet
 
     t = alignment_template(FaceSet(tmp_path / "fs"), 64)
-    np.testing.assert_allclose(t, (lm + 0.5) * 0.5 - 0.5, atol=1e-4)
+    np.testing.assert_allclose(t, (lm + 0.5) * 0.5 - 0.5, atol=2e-3)  # the index stores 3 decimals
     f = Editor(model, boundaries, template=t).prepare_faces(photo)[0]
     assert abs(f.landmarks[36:48, 1].mean() - t[36:48, 1].mean()) < 1.5  # eyes where the template has them
     with pytest.raises(__import__("latentedit").LatentEditError, match="68×2"):

@@ -287,7 +287,7 @@ class Editor:
 
                 affine = similarity_transform(det.landmarks[ALIGN_INDICES], self.template[ALIGN_INDICES])
                 affine = affine.astype(np.float32)
-                crop, lms = warp_to_crop(image, affine, s), transform_points(det.landmarks, affine)
+                crop, lms = _warp_antialiased(image, affine, s), transform_points(det.landmarks, affine)
             out.append(Face(crop=crop, z=None, affine=affine, landmarks=np.asarray(lms, np.float32), image=image,
                             box=tuple(float(v) for v in det.box), source=label))
         return out
@@ -474,6 +474,24 @@ def alignment_template(faceset, size: int, limit: int = 2000) -> np.ndarray:
     if not pts:
         raise LatentEditError(f"{faceset.root}: no record has landmarks; cannot build an alignment template")
     return np.mean(pts, axis=0).astype(np.float32)
+
+
+def _warp_antialiased(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
+    """Warp into a ``size×size`` crop; strong downscales are warped at ``k×`` the size then
+    area-averaged, so a face from a large photo is not aliased."""
+    import cv2
+
+    from ..merge import warp_to_crop
+
+    scale = float(np.sqrt(abs(np.linalg.det(np.asarray(affine, np.float64)[:, :2]))))
+    k = int(min(8, max(1, np.floor(1.0 / max(scale, 1e-6)))))
+    if k == 1:
+        return warp_to_crop(image, affine, size)
+    # big-crop pixel = k·(crop pixel + 0.5) − 0.5 (pixel centres at integers)
+    big = np.asarray(affine, np.float64) * k
+    big[:, 2] += (k - 1) / 2.0
+    return cv2.resize(warp_to_crop(image, big.astype(np.float32), size * k), (size, size),
+                      interpolation=cv2.INTER_AREA)
 
 
 def _as_image(image, label: str) -> np.ndarray:
