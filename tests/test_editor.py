@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentedit.edit import Editor, Face, MergeOptions, Recipe, RecipeError
+from latentedit.edit import Editor, MergeOptions, Recipe, RecipeError
 from latentedit.edit.editor import _to_uint8
 from latentedit.latent import Boundary, BoundaryMismatchError
 from latentedit.models import SwapAutoencoder, tiny_config

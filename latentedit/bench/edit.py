@@ -64,8 +64,6 @@ def _editor(resolution: int, model_dir: str | None):
 
 
 def _face(editor, photo: np.ndarray | None):
-    from ..edit import Face
-
     if photo is not None:
         try:
             return editor.find_faces(photo, all_faces=False)[0], "detected"

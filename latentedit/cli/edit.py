@@ -6,7 +6,6 @@ outputs or error. Exit code 0 when every input succeeded, 1 when some failed.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 

@@ -284,7 +284,6 @@ class Editor:
                 crop, affine, lms = al.crop, al.affine, al.landmarks
             else:
                 from ..faces.align import ALIGN_INDICES, similarity_transform, transform_points
-                from ..merge import warp_to_crop
 
                 affine = similarity_transform(det.landmarks[ALIGN_INDICES], self.template[ALIGN_INDICES])
                 affine = affine.astype(np.float32)
