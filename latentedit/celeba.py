@@ -60,15 +60,27 @@ def read_identity_file(path: Path) -> dict[str, str]:
     return ids
 
 
-def celeba_square_crop(h: int, w: int) -> tuple[int, int, int]:
-    """The square window (x0, y0, side) used on CelebA's aligned 178×218 framing (any scale).
+#: Mean positions of CelebA's five aligned landmarks (left eye, right eye, nose tip, left and right
+#: mouth corner) in the 178×218 ``img_align_celeba`` framing; they scale with the image width.
+CELEBA_MEAN_POINTS_178 = np.array([[69.0, 111.0], [108.0, 111.0], [88.0, 135.0], [72.0, 152.0], [105.0, 152.0]],
+                                  dtype=np.float64)
 
-    The window is the full width, placed so the eyes (at ~0.46 of the height in CelebA's
-    aligned images) sit at the same height as in a centred whole-face crop.
+
+def celeba_affine(height: int, width: int, size: int) -> np.ndarray:
+    """Source→crop affine putting a CelebA-aligned image in latentedit's canonical framing.
+
+    CelebA's aligned images place the eyes, nose and mouth corners at nearly fixed positions; this
+    maps those mean positions onto the same points of :func:`latentedit.faces.canonical_landmarks`
+    (the framing :func:`latentedit.faces.align_face` uses), so a model trained on imported CelebA
+    faces sees the same framing as faces detected in photos.
     """
-    side = min(h, w)
-    y0 = int(round((h - side) * 0.6))
-    return (w - side) // 2, y0, side
+    from .faces.align import canonical_landmarks, similarity_transform
+
+    canon = canonical_landmarks(size).astype(np.float64)
+    dst = np.stack([canon[36:42].mean(0), canon[42:48].mean(0), canon[30], canon[48], canon[54]])
+    src = CELEBA_MEAN_POINTS_178 * (width / 178.0)
+    src[:, 1] += (height - 218.0 * width / 178.0) / 2  # other aspect ratios: keep the face centred
+    return np.asarray(similarity_transform(src, dst), dtype=np.float32)
 
 
 def import_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: int = 64,
@@ -76,15 +88,15 @@ def import_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: i
     """Build a FaceSet from a CelebA-style folder.
 
     The folder holds ``list_attr_celeba.txt`` and optionally ``identity_CelebA.txt``, with the
-    images either beside them or in ``images/`` or ``img_align_celeba/``. Each image is cropped to a
-    square (see :func:`celeba_square_crop`) and resized to ``size``; the source→crop affine is
-    recorded. Attributes are stored as 0/1 with source ``celeba``. Unreadable images are skipped
+    images either beside them or in ``images/`` or ``img_align_celeba/``. Each image is warped into
+    latentedit's canonical whole-face framing at ``size`` (see :func:`celeba_affine`); the
+    source→crop affine is recorded. Attributes are stored as 0/1 with source ``celeba``. Unreadable images are skipped
     and reported.
 
     Raises:
         FaceSetError: if the annotation file is missing or malformed, or ``out`` exists.
     """
-    from PIL import Image
+    import cv2
 
     src = Path(celeba_dir)
     attr_path = src / "list_attr_celeba.txt"
@@ -115,15 +127,18 @@ def import_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: i
                 skipped.append(str(exc))
                 continue
             h, wd = img.shape[:2]
-            x0, y0, side = celeba_square_crop(h, wd)
-            crop = Image.fromarray(img[y0:y0 + side, x0:x0 + side]).resize((size, size), Image.LANCZOS)
-            s = size / side
-            affine = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], dtype=np.float32)
+            affine = celeba_affine(h, wd, size)
+            scale = float(np.hypot(affine[0, 0], affine[0, 1]))
+            if scale > 1.0:  # upscaling: cubic; downscaling: area-like via INTER_AREA is not affine-aware
+                crop = cv2.warpAffine(img, affine, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+            else:
+                crop = cv2.warpAffine(cv2.GaussianBlur(img, (0, 0), 0.5 / scale), affine, (size, size),
+                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             attrs = {n: float(v) for n, v in zip(names, rows[name])}
             rec = FaceRecord(image=f"images/{Path(name).stem}.png", identity=ids.get(name, Path(name).stem),
                              size=size, source={"file": str(img_dir / name), "frame": None}, affine=affine,
                              attributes=attrs, attribute_sources={n: "celeba" for n in attrs})
-            w.add(np.asarray(crop, dtype=np.uint8), rec)
+            w.add(np.ascontiguousarray(crop, dtype=np.uint8), rec)
     if skipped:
         import warnings
         warnings.warn(f"skipped {len(skipped)} unreadable image(s): " + "; ".join(skipped[:5]))

@@ -210,3 +210,16 @@ def test_celeba10k_import_sample(tmp_path):
     smiling = fs.attribute_matrix(["Smiling"])[:, 0]
     assert set(np.unique(smiling)) <= {0.0, 1.0} and 0 < smiling.sum() < 40
     assert fs.read_image(0).shape == (64, 64, 3)
+
+
+def test_celeba_framing_matches_align_face():
+    """Imported CelebA crops use the canonical framing of faces detected in photos."""
+    from latentedit.celeba import CELEBA_MEAN_POINTS_178, celeba_affine
+    from latentedit.faces.align import canonical_landmarks
+
+    for size in (64, 128):
+        affine = celeba_affine(109, 89, size)
+        eyes = np.c_[CELEBA_MEAN_POINTS_178[:2] * 89 / 178, np.ones(2)] @ affine.T
+        canon = canonical_landmarks(size)
+        want = np.stack([canon[36:42].mean(0), canon[42:48].mean(0)])
+        np.testing.assert_allclose(eyes, want, atol=0.02 * size)
