@@ -17,6 +17,7 @@ The parts live in :mod:`latentedit.bench.quality_parts`.
 """
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from typing import Any
@@ -68,6 +69,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
     parser.add_argument("--markdown", action="store_true", help="regenerate BENCHMARKS.md from --bench-dir "
                         "afterwards")
+
+
+def _rel(path) -> str:
+    """``path`` relative to the repository when inside it (portable JSON), else as given."""
+    from pathlib import Path
+
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def run(args) -> int:
@@ -142,8 +154,8 @@ def run(args) -> int:
     total = round(time.time() - t0, 1)
     print(f"\nquality benchmark done in {total} s")
     if args.json:
-        cmd = "latentedit bench quality " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "quality"] \
-            else f"latentedit bench quality {args.model} --json {args.json}"
+        cmd = ("latentedit bench quality " + shlex.join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "quality"]
+               else f"latentedit bench quality {shlex.quote(str(args.model))} --json {shlex.quote(str(args.json))}")
         data = {"benchmark": "quality",
                 "description": "reconstruction, swap and edit quality with model-independent metrics (PSNR, SSIM, "
                                "LPIPS, dlib identity distance, SynthFaces attribute oracle) against ground truth and "
@@ -154,7 +166,7 @@ def run(args) -> int:
                              "resolution": int(model.config.resolution), "decoders": list(model.identities),
                              "synth_pairs": args.synth_pairs, "edit_n": args.edit_n, "edit_alpha": args.edit_alpha,
                              "margin": args.margin, "seed": args.seed, "lpips": lp is not None,
-                             "oracle": None if oracle is None else str(args.oracle_dir or default_oracle_dir())},
+                             "oracle": None if oracle is None else _rel(args.oracle_dir or default_oracle_dir())},
                 "baseline": "reconstruction: per-person mean face and Gaussian-blurred input; swap: unchanged "
                             "source and target mean face, oracle error on the ground truth; edits: a random "
                             "latent direction of the same length",
