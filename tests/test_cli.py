@@ -46,3 +46,19 @@ def test_manifest_detects_tampering(tmp_path):
     with pytest.raises(ModelFormatError):
         verify_manifest(tmp_path)
     assert verify_manifest(tmp_path / "sub") is False
+
+
+def test_tampered_model_refused_at_load(tmp_path):
+
+
+    from latentedit.models import SwapAutoencoder, tiny_config
+
+    model = SwapAutoencoder(tiny_config(64, ("A", "B")))
+    model.save_pretrained(tmp_path / "m")
+    write_manifest(tmp_path / "m")
+    SwapAutoencoder.from_pretrained(tmp_path / "m")  # intact: loads
+    cfg = tmp_path / "m" / "config.json"
+    cfg.write_text(cfg.read_text().replace('"A"', '"C"', 1))
+    with pytest.raises(ModelFormatError, match="config.json: sha256 does not match"):
+        SwapAutoencoder.from_pretrained(tmp_path / "m")
+

@@ -184,9 +184,12 @@ def from_pretrained(directory: str | os.PathLike, device: str | torch.device | N
 
     Raises:
         ModelFormatError: naming the file (see :func:`read_config`; also missing or
-            mismatched weights).
+            mismatched weights, or a file that does not match the folder's ``MANIFEST.sha256``).
     """
+    from ..manifest import verify_manifest
+
     directory = Path(directory)
+    verify_manifest(directory)  # shipped models carry a manifest: refuse tampered or corrupt files
     obj = read_config(directory)
     cfg = ModelConfig.from_dict(obj["model"], where=str(directory / CONFIG_NAME))
     model = SwapAutoencoder(cfg)
