@@ -34,7 +34,7 @@ DEFAULT_CONCURRENCY = 2
 CSS = """
 .le-hold {min-width: 70px !important; max-width: 90px;}
 #le-status {font-size: 0.9em;}
-#le-before img, #le-after img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}
+#le-before img, #le-after img {width: 100%; height: 100%; object-fit: contain;}
 """
 
 
