@@ -60,7 +60,7 @@ def test_lpips_check_images_match_reference_values():
     from latentedit._io import read_image
 
     check = shared_path("weights", "lpips", "check")
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     model = load_lpips(check.parent)
     to_t = lambda f: torch.from_numpy(read_image(check / f)).permute(2, 0, 1).float() / 127.5 - 1
     ref = to_t("ex_ref.png")

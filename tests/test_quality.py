@@ -56,7 +56,7 @@ def _check_schema(data: dict) -> None:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("quality")
     _make_model(root)
     make_tiny_oracle(root / "oracle")

@@ -57,7 +57,7 @@ def make_tiny_oracle(root: Path):
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     base = tmp_path_factory.mktemp("report")
     fs = make_synth_faceset(base / "faces")
     make_tiny_model(base / "model", fs)

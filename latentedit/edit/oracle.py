@@ -556,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-heldout", type=int, default=1000)
     p.add_argument("--max-cpu-minutes", type=float, default=None,
                    help="budget of the optimisation in CPU minutes of this process (the schedule adapts)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: on a shared, busy CPU "
+                   "2 threads were measured 50× slower per step than 1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing oracle in --out")
     p.add_argument("--init", default=None, help="continue training this oracle folder (use a new --seed)")
     args = p.parse_args(argv)
