@@ -63,7 +63,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--bench-dir", default=str(REPO / "docs" / "bench"),
                         help="folder of the other benchmarks' JSON for the speed summary")
     parser.add_argument("--seed", type=int, default=2024, help="seed of the held-out renders")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; more threads "
+                        "are much slower on a busy shared CPU)")
     parser.add_argument("--note", action="append", default=[], help="a note stored with the results "
                         "(e.g. which checkpoint was measured); repeatable")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
