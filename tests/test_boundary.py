@@ -143,3 +143,22 @@ def test_boundary_files_validated(tmp_path):
         Boundary("../evil", np.ones(8))
     with pytest.raises(LatentEditError, match="non-zero"):
         Boundary("x", np.zeros(8))
+
+
+def test_mean_method_follows_the_codes_covariance():
+    """'mean' returns the direction along which codes change with the score (cov(z, y)), not Σ⁻¹·cov."""
+    import numpy as np
+
+    from latentedit.latent import BoundaryFitter
+
+    rng = np.random.default_rng(0)
+    scale = np.r_[np.full(8, 3.0), np.full(24, 0.1)]          # anisotropic codes
+    z = rng.normal(size=(4000, 32)) * scale
+    n = np.zeros(32); n[0] = 1.0                                 # the attribute lives in a high-variance axis
+    y = z @ n + 0.5 * rng.normal(size=4000)
+    f = BoundaryFitter(method="mean", random_state=0).fit(z, y)
+    assert abs(float(f.normal_ @ n)) > 0.99 and f.method_ == "mean"
+    assert f.val_accuracy_ > 0.85
+    yb = (y > 0).astype(float)
+    fb = BoundaryFitter(method="mean", random_state=0).fit(z, yb)
+    assert abs(float(fb.normal_ @ n)) > 0.99
