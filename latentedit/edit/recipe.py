@@ -16,8 +16,7 @@ from typing import Any, Iterable
 from ..errors import LatentEditError
 from ..landmarks import REGIONS
 
-COLOR_MODES = ("rct", "lct", "mkl", "idt", "sot", "none")
-BLEND_MODES = ("alpha", "seamless")
+from ..merge import BLEND_MODES, COLOR_MODES  # one definition of the merge modes
 RECIPE_REGIONS = ("none",) + tuple(REGIONS)
 RECIPE_FORMAT_VERSION = 1
 
