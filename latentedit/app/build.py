@@ -28,6 +28,8 @@ from .samples import list_samples
 
 log = logging.getLogger("latentedit.app")
 
+#: Attribute sliders per row.
+SLIDER_COLUMNS = 2
 #: Default number of requests of one kind processed at once (2 CPU cores are the common case).
 DEFAULT_CONCURRENCY = 2
 
@@ -140,15 +142,18 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
             with gr.Row():
                 with gr.Column(scale=2):
                     sliders, holds = [], []
-                    for a in attributes:
-                        acc = getattr(editor.boundaries.get(a), "val_accuracy", None) \
-                            if hasattr(editor, "boundaries") else None
-                        info = f"boundary val. accuracy {acc:.2f}" if isinstance(acc, float) else None
-                        with gr.Row(equal_height=True):
-                            sliders.append(gr.Slider(cb.SLIDER_MIN, cb.SLIDER_MAX, value=0.0, step=cb.SLIDER_STEP,
-                                                     label=a, info=info, scale=5, elem_id=f"le-slider-{a}"))
-                            holds.append(gr.Checkbox(False, label="hold", scale=1, min_width=70,
-                                                     elem_classes="le-hold", elem_id=f"le-hold-{a}"))
+                    for i in range(0, len(attributes), SLIDER_COLUMNS):   # a grid keeps 25 sliders on screen
+                        with gr.Row():
+                            for a in attributes[i:i + SLIDER_COLUMNS]:
+                                acc = getattr(editor.boundaries.get(a), "val_accuracy", None) \
+                                    if hasattr(editor, "boundaries") else None
+                                info = f"boundary val. accuracy {acc:.2f}" if isinstance(acc, float) else None
+                                with gr.Column(min_width=260), gr.Row(equal_height=True):
+                                    sliders.append(gr.Slider(cb.SLIDER_MIN, cb.SLIDER_MAX, value=0.0,
+                                                             step=cb.SLIDER_STEP, label=a, info=info, scale=5,
+                                                             elem_id=f"le-slider-{a}"))
+                                    holds.append(gr.Checkbox(False, label="hold", scale=1, min_width=70,
+                                                             elem_classes="le-hold", elem_id=f"le-hold-{a}"))
                 with gr.Column(scale=1):
                     region = gr.Radio(list(cb.REGION_CHOICES), value="none", label="Region",
                                       elem_id="le-region")
