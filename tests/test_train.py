@@ -175,3 +175,26 @@ def test_cli_in_process(tmp_path, capsys):
     assert main(argv[:-4] + ["--steps", "3", "--resume", "--quiet"]) == 0
     assert main(["train", "--data", "A", "--out", str(tmp_path / "x")]) == 2
     assert "expected NAME=DIR" in capsys.readouterr().err
+
+
+def test_run_model_records_training_framing(tmp_path):
+    """RUN/model carries the training crops' mean landmarks; the Editor aligns photos to them."""
+    import numpy as np
+
+    from latentedit import FaceSet
+    from latentedit.edit import Editor
+    from latentedit.framing import mean_landmarks, read_template
+    from latentedit.synth import synth_faceset
+
+    data = synth_faceset(tmp_path / "synth", identities=2, per_identity=4, size=64, seed=0, progress=False)
+    from latentedit.cli.main import main
+
+    assert main(["train", "--data", f"A={data.root}@id000", "--data", f"B={data.root}@id001",
+                 "--out", str(tmp_path / "run"), "--size", "64", "--steps", "2", "--batch", "2",
+                 "--enc-channels", "8", "--dec-channels", "8", "--latent-dim", "16", "--inter-channels", "16",
+                 "--checkpoint-every", "2", "--preview-every", "100", "--threads", "1", "--quiet",
+                 "--no-tensorboard"]) == 0
+    want, _ = mean_landmarks(FaceSet(data.root).records, 64)
+    got = read_template(tmp_path / "run" / "model", 64)
+    np.testing.assert_allclose(got, want, atol=1e-2)
+    np.testing.assert_allclose(Editor.from_pretrained(tmp_path / "run").template, want, atol=1e-2)

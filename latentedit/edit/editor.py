@@ -176,13 +176,16 @@ class Editor:
         """
         from ..latent.boundary import load_boundaries
 
+        from ..framing import read_template
+
         model = load_model(model_dir, device)
         if boundaries is None:
             folder = model_folder(model_dir) / "boundaries"
             boundaries = load_boundaries(folder, model) if folder.is_dir() else {}
         elif not isinstance(boundaries, dict):
             boundaries = load_boundaries(boundaries, model)
-        return cls(model, boundaries)
+        # align photos the way the training crops were framed (alignment_template.json), if recorded
+        return cls(model, boundaries, template=read_template(model_folder(model_dir), model.resolution))
 
     # -- what the model offers ------------------------------------------------------------------
     @property

@@ -15,6 +15,7 @@ import torch
 
 from ..errors import FaceSetError, LatentEditError
 from ..faceset import FaceSet
+from ..framing import mean_landmarks
 
 
 def parse_data_spec(spec: str) -> tuple[str, str, str | None]:
@@ -59,6 +60,8 @@ class IdentityData:
         face_mask: ``uint8 N×1×S×S`` soft face mask (0..255).
         feature_mask: ``uint8 N×1×S×S`` soft eyes+mouth mask (0..255; zeros without landmarks).
         source: description for messages (``DIR@label``).
+        mean_landmarks: mean 68×2 landmarks of the crops at the training size (None without landmarks).
+        n_landmarks: how many crops had landmarks.
     """
 
     name: str
@@ -66,6 +69,8 @@ class IdentityData:
     face_mask: torch.Tensor
     feature_mask: torch.Tensor
     source: str
+    mean_landmarks: np.ndarray | None = None
+    n_landmarks: int = 0
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -126,7 +131,9 @@ def load_identity(name: str, directory: str, label: str | None, size: int, use_f
                            f"train at a smaller --size")
     images = fs.load_images(size=size, progress=progress)
     face, feat = _masks_for(fs, size, use_features)
-    return IdentityData(name=name, images=images, face_mask=face, feature_mask=feat, source=where)
+    mean_lm, n_lm = mean_landmarks(fs.records, size)
+    return IdentityData(name=name, images=images, face_mask=face, feature_mask=feat, source=where,
+                        mean_landmarks=mean_lm, n_landmarks=n_lm)
 
 
 def batch_indices(n: int, batch: int, step: int, seed: int, stream: int) -> np.ndarray:

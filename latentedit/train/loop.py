@@ -337,7 +337,19 @@ class Trainer:
         if self.info.is_main:
             save_checkpoint(run, self.step, self.state_payload(), keep=self.cfg.keep_checkpoints)
             save_run_model(run, self.model, self.disc, self.step)
+            self.write_framing(run)
         barrier(self.info)
+
+    def write_framing(self, run: Path) -> None:
+        """Save the training crops' mean landmarks with ``RUN/model`` (the Editor aligns photos to them)."""
+        from ..framing import write_template
+        from .state import RUN_MODEL
+
+        have = [d for d in self.data.values() if d.mean_landmarks is not None]
+        if have:
+            n = sum(d.n_landmarks for d in have)
+            mean = sum(d.mean_landmarks.astype(np.float64) * d.n_landmarks for d in have) / n
+            write_template(Path(run) / RUN_MODEL, mean, self.cfg.size, n)
 
     def preview_samples(self, n: int = 8) -> dict[str, torch.Tensor]:
         """Fixed, unaugmented preview inputs: the first ``n`` images of each decoder."""

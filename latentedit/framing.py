@@ -1,0 +1,60 @@
+"""The face framing a model was trained on, saved beside its weights.
+
+A model only decodes well faces framed like its training crops. ``alignment_template.json`` in a
+model folder holds the mean 68-point landmarks of the training crops at the model resolution;
+the Editor aligns detected faces to it (instead of the canonical framing), so a model trained on
+SynthFaces, CelebA or extracted faces sees photos framed the way it learned.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ._io import atomic_write_json
+from .errors import ModelFormatError
+
+TEMPLATE_NAME = "alignment_template.json"
+
+
+def mean_landmarks(records: Iterable, size: int, limit: int = 5000) -> tuple[np.ndarray | None, int]:
+    """Mean landmarks of FaceSet records scaled to a ``size×size`` crop, and how many had landmarks."""
+    pts = []
+    for rec in records:
+        if rec.landmarks is not None:
+            pts.append((rec.landmarks.astype(np.float64) + 0.5) * (size / rec.size) - 0.5)
+            if len(pts) >= limit:
+                break
+    if not pts:
+        return None, 0
+    return np.mean(pts, axis=0).astype(np.float32), len(pts)
+
+
+def write_template(model_dir: str | os.PathLike, landmarks: np.ndarray, size: int, n_faces: int) -> None:
+    """Write ``alignment_template.json`` (68×2 landmarks at ``size`` px) into a model folder."""
+    atomic_write_json(Path(model_dir) / TEMPLATE_NAME, {
+        "format_version": 1, "size": int(size), "n_faces": int(n_faces),
+        "landmarks": np.round(np.asarray(landmarks, dtype=np.float64), 3).tolist()})
+
+
+def read_template(model_dir: str | os.PathLike, size: int) -> np.ndarray | None:
+    """The model folder's template scaled to ``size`` px, or None when it has none.
+
+    Raises:
+        ModelFormatError: naming the file if it is malformed.
+    """
+    path = Path(model_dir) / TEMPLATE_NAME
+    if not path.is_file():
+        return None
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+        lm = np.asarray(obj["landmarks"], dtype=np.float64)
+        src = float(obj["size"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFormatError(f"{path}: malformed alignment template ({exc})") from None
+    if lm.shape != (68, 2) or not np.all(np.isfinite(lm)) or src <= 0:
+        raise ModelFormatError(f"{path}: 'landmarks' must be 68×2 finite numbers and 'size' positive")
+    return ((lm + 0.5) * (size / src) - 0.5).astype(np.float32)
