@@ -142,7 +142,7 @@ class EditReport:
                  "of every other oracle attribute; all Δ are against the alpha = 0 decode",
                  f"- response: {s['slope']:.3f} std per unit alpha; at alpha {s['alpha']:g}: success "
                  f"{_fmt_pct(s['success_rate'])}, mean leakage {s['mean_leakage']:.3f}", ""]
-        head = ["alpha", "target Δ (std)", "target Δ (raw)", "success", "top leakages (|Δ|/std)"] + drift_names
+        head = ["alpha", "target Δ (std)", "target Δ (raw)", "success", "top leakages (\\|Δ\\|/std)"] + drift_names
         lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * 4 + "---|" + "---:|" * len(drift_names)]
         for i, a in enumerate(self.alphas):
             leaks = ", ".join(f"{n} {v:.2f}" for n, v in self.top_leakages(a))
