@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
+import http.client
 from pathlib import Path
 
 import pytest
@@ -36,8 +36,11 @@ def test_cli_serves_the_app(tmp_path):
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    assert r.status == 200 and b"latentedit" in r.read()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)   # loopback only
+                conn.request("GET", "/")
+                r = conn.getresponse()
+                assert r.status == 200 and b"latentedit" in r.read()
+                conn.close()
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:

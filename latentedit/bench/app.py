@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
 
 
+def _loopback_status(port: int) -> int:
+    """HTTP status of ``GET /`` on 127.0.0.1:``port`` (raises OSError while nothing listens)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,7 +88,7 @@ class AppServer:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with urllib.request.urlopen(self.url, timeout=2):
+                if _loopback_status(port) == 200:   # our own server on 127.0.0.1, nothing remote
                     return
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
