@@ -33,3 +33,22 @@ def _seed_torch():
 
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A seeded tiny 64-px model with three fitted boundaries (see tests/test_app_fixtures.py)."""
+    import torch
+
+    from tests.test_app_fixtures import make_tiny_model
+
+    torch.set_num_threads(2)
+    return make_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def editor(model_dir):
+    """An Editor on :func:`model_dir`."""
+    from latentedit.edit import Editor
+
+    return Editor.from_pretrained(model_dir)

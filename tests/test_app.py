@@ -12,22 +12,7 @@ from latentedit._io import read_image, write_image
 from latentedit.app import batch as bt
 from latentedit.app import callbacks as cb
 from latentedit.errors import ImageReadError, LatentEditError, NoFaceError
-from tests.test_app_fixtures import ATTRIBUTES, make_tiny_model, sample_photo
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    import torch
-
-    torch.set_num_threads(2)
-    return make_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def editor(model_dir):
-    from latentedit.edit import Editor
-
-    return Editor.from_pretrained(model_dir)
+from tests.test_app_fixtures import ATTRIBUTES, sample_photo
 
 
 @pytest.fixture(scope="module")

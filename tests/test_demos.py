@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from latentedit._io import read_image, write_image
-from tests.test_app_fixtures import make_tiny_model, sample_photo
+from tests.test_app_fixtures import sample_photo
 
 DEMOS = Path(__file__).resolve().parents[1] / "demos"
 
@@ -19,21 +19,6 @@ def load_demo(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    import torch
-
-    torch.set_num_threads(2)
-    return make_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def editor(model_dir):
-    from latentedit.edit import Editor
-
-    return Editor.from_pretrained(model_dir)
 
 
 def test_swap_then_edit_on_two_folders(model_dir, editor, tmp_path):

@@ -31,8 +31,8 @@ def test_real_video_extract_merge_round_trip(tmp_path):
     assert cut.n_frames == N and cut.audio_codec == "aac" and cut.audio_copied
     try:
         summary = extract_mod.extract([clip], tmp_path / "faces", size=256, descriptor=False, progress=False)
-    except ModelFormatError as exc:  # dlib model files are not installed here
-        pytest.skip(str(exc))
+    except ModelFormatError as exc:  # stops skipping once face_recognition_models is installed (pyproject dep)
+        pytest.skip(f"dlib model files missing, install face-recognition-models: {exc}")
     assert summary.n_faces >= N - 2  # a talking-head clip: a face in (nearly) every frame
 
     faces = faces_from_faceset(tmp_path / "faces", video=clip)
