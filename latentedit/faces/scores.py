@@ -31,8 +31,10 @@ MEASURED_ATTRIBUTES = ("eye_open_score", "mouth_open_score", "smile_score", "nos
 MOUTH_OPEN_WEIGHTS = {"mouth_gap": 1.0, "mouth_area": 3.3}
 # The smile score leaves the lip gap out on purpose: adding it lifts the held-out CelebA AUC by ~0.007 only
 # because CelebA smiles are often open-mouthed, and it would tie smile edits to mouth opening.
-SMILE_WEIGHTS = {"mouth_width": 1.0, "corner_lift": 0.46, "nose_to_lip": -0.95}
-NOSE_SIZE_WEIGHTS = {"nose_width": 1.0, "nose_face_ratio": 6.4, "nose_length": 0.41}
+SMILE_WEIGHTS = {"mouth_width": 1.0, "corner_height": -0.63, "nose_to_lip": -1.79, "upper_lip_curve": 2.28,
+                 "inner_lip_curve": -0.81, "nasolabial": 0.71}
+NOSE_SIZE_WEIGHTS = {"nose_width": 1.0, "nose_face_ratio": 0.61, "nose_length": 0.48, "nose_drop": -0.56,
+                     "nose_eye_ratio": -0.72, "nose_tip_drop": -0.15, "nostril_width": 2.8}
 
 _MIN_COS_YAW = 0.45  # beyond ~63° of yaw the estimate is meaningless; clamp it
 
@@ -90,12 +92,17 @@ def landmark_features(landmarks: np.ndarray) -> dict[str, np.ndarray]:
         ``mouth_width``, ``corner_lift``, ``nose_to_lip``, ``nose_length``, ``nose_width``, ``face_width``,
         ``nose_face_ratio``, ``brow_height``, ``cos_yaw``.
     """
-    p, cos_yaw = normalise_landmarks(landmarks)
-    p = p.copy()
+    raw, cos_yaw = normalise_landmarks(landmarks)
+    p = raw.copy()
     p[..., 1] *= cos_yaw[:, None]  # undo the vertical stretch relative to the (foreshortened) eye distance
 
     def dist(i: int, j: int) -> np.ndarray:
         return np.linalg.norm(p[:, i] - p[:, j], axis=-1)
+
+    def below_line(idx: list[int], a: int, b: int) -> np.ndarray:  # mean offset of points idx below line a-b
+        ab = p[:, b] - p[:, a]
+        t = ((p[:, idx] - p[:, a, None]) * ab[:, None]).sum(-1) / np.maximum((ab ** 2).sum(-1), 1e-12)[:, None]
+        return (p[:, idx, 1] - (p[:, a, None, 1] + t * ab[:, None, 1])).mean(axis=1)
 
     def ear(a: int) -> np.ndarray:  # eye a..a+5: corners a, a+3; upper lid a+1, a+2; lower lid a+5, a+4
         return (dist(a + 1, a + 5) + dist(a + 2, a + 4)) / (2.0 * dist(a, a + 3) + 1e-9)
@@ -112,8 +119,18 @@ def landmark_features(landmarks: np.ndarray) -> dict[str, np.ndarray]:
         # lip) does not drop when the mouth opens
         "corner_lift": (p[:, 51, 1] + p[:, 62, 1]) / 2.0 - (p[:, 48, 1] + p[:, 54, 1]) / 2.0,
         "nose_to_lip": dist(33, 51),
+        # the (yaw-uncorrected) height of the mouth corners below the eye line: a smile lifts them
+        "corner_height": (raw[:, 48, 1] + raw[:, 54, 1]) / 2.0,
+        # how far the upper lip sags below the line between the corners (outer and inner lip contours)
+        "upper_lip_curve": below_line([49, 50, 52, 53], 48, 54),
+        "inner_lip_curve": below_line([61, 63], 60, 64),
+        "nasolabial": dist(31, 48) + dist(35, 54),
         "nose_length": dist(27, 33),
         "nose_width": nose_width,
+        "nostril_width": dist(32, 34),
+        "nose_drop": raw[:, 33, 1],  # eye line to nose base, yaw-uncorrected
+        "nose_eye_ratio": nose_width / np.maximum(dist(39, 42), 1e-9),  # against the inner eye corners
+        "nose_tip_drop": p[:, 33, 1] - p[:, 30, 1],
         "face_width": face_width,
         "nose_face_ratio": nose_width / np.maximum(face_width, 1e-9),
         "brow_height": p[:, [37, 38, 43, 44], 1].mean(axis=1) - p[:, [18, 19, 20, 23, 24, 25], 1].mean(axis=1),

@@ -30,9 +30,11 @@ PAIRS = (("Mouth_Slightly_Open", "mouth_open_score", 1), ("Smiling", "smile_scor
 TARGETS = {"Mouth_Slightly_Open": 0.96, "Smiling": 0.95, "Narrow_Eyes": 0.85, "Big_Nose": 0.80}
 #: Features offered to the weight fit for each label (see :func:`fit_weights`).
 FIT_FEATURES = {"Mouth_Slightly_Open": ("mouth_gap", "mouth_area"),
-                "Smiling": ("mouth_width", "corner_lift", "nose_to_lip"),
+                "Smiling": ("mouth_width", "corner_height", "nose_to_lip", "upper_lip_curve", "inner_lip_curve",
+                            "nasolabial"),
                 "Narrow_Eyes": ("ear", "ear_min"),
-                "Big_Nose": ("nose_width", "nose_face_ratio", "nose_length")}
+                "Big_Nose": ("nose_width", "nose_face_ratio", "nose_length", "nose_drop", "nose_eye_ratio",
+                             "nose_tip_drop", "nostril_width")}
 
 
 def load_celeba(celeba_dir: str | Path, limit: int | None = None) -> tuple[list[Path], list[str], dict[str, np.ndarray]]:
