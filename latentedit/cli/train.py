@@ -31,6 +31,8 @@ _HELP = {
     "mask_loss": "weight of the decoder mask channel's loss against the face mask",
     "lpips_weights": "folder with the LPIPS backbone weights (default: latentedit.metrics search path)",
     "generic_weight": "weight of the generic decoder's losses",
+    "aux": "weight of the self-supervised head that makes z linearly predict the landmark geometry and "
+           "scores (0 = off; needs landmarks; sharpens attribute boundaries)",
     "latent_disc_start": "step at which the latent discriminator starts",
     "disc_lr": "discriminators' learning rate",
     "rotate": "max random rotation in degrees (input and target)",

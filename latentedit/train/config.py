@@ -50,6 +50,7 @@ class TrainConfig:
     lpips: float = 0.0                  # LPIPS weight (0 = off; needs the local LPIPS weights)
     lpips_weights: str | None = None    # folder of the LPIPS backbone (default: latentedit.metrics search path)
     generic_weight: float = 1.0         # weight of the generic decoder's losses
+    aux: float = 0.0                    # weight of the self-supervised head making z linearly predict landmark geometry (0 = off)
     # -- adversarial ------------------------------------------------------------------------------
     gan_power: float = 0.0              # patch-GAN generator weight (0 = off), like DFL's gan_power
     gan_start: int = 2000               # step the GAN phase starts (warm-up on reconstruction first)
@@ -103,7 +104,7 @@ class TrainConfig:
             if not getattr(self, f) > 0:
                 raise bad(f, f"must be > 0, got {getattr(self, f)}")
         for f in ("dssim", "l1", "mask_loss", "eyes_mouth", "lpips", "gan_power", "latent_disc", "warp",
-                  "generic_weight", "clip_grad", "weight_decay", "rotate", "scale", "shift", "color_jitter"):
+                  "generic_weight", "aux", "clip_grad", "weight_decay", "rotate", "scale", "shift", "color_jitter"):
             if getattr(self, f) < 0:
                 raise bad(f, f"must be ≥ 0, got {getattr(self, f)}")
         if not 0 <= self.background <= 1:

@@ -62,6 +62,8 @@ class IdentityData:
         source: description for messages (``DIR@label``).
         mean_landmarks: mean 68×2 landmarks of the crops at the training size (None without landmarks).
         n_landmarks: how many crops had landmarks.
+        landmarks: ``float32 N×68×2`` landmarks at the training size (zeros where missing).
+        landmark_valid: ``(N,)`` bool, which crops have landmarks.
     """
 
     name: str
@@ -71,6 +73,8 @@ class IdentityData:
     source: str
     mean_landmarks: np.ndarray | None = None
     n_landmarks: int = 0
+    landmarks: np.ndarray | None = None
+    landmark_valid: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -132,8 +136,21 @@ def load_identity(name: str, directory: str, label: str | None, size: int, use_f
     images = fs.load_images(size=size, progress=progress)
     face, feat = _masks_for(fs, size, use_features)
     mean_lm, n_lm = mean_landmarks(fs.records, size)
+    lms, valid = crop_landmarks(fs, size)
     return IdentityData(name=name, images=images, face_mask=face, feature_mask=feat, source=where,
-                        mean_landmarks=mean_lm, n_landmarks=n_lm)
+                        mean_landmarks=mean_lm, n_landmarks=n_lm, landmarks=lms, landmark_valid=valid)
+
+
+def crop_landmarks(fs: FaceSet, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every record's landmarks rescaled to ``size`` px (``N×68×2`` float32, zeros where missing) and a
+    ``(N,)`` bool mask of which records have them."""
+    out = np.zeros((len(fs), 68, 2), np.float32)
+    valid = np.zeros(len(fs), bool)
+    for i, rec in enumerate(fs.records):
+        if rec.landmarks is not None and np.shape(rec.landmarks) == (68, 2):
+            out[i] = (np.asarray(rec.landmarks, np.float32) + 0.5) * (size / rec.size) - 0.5
+            valid[i] = True
+    return out, valid
 
 
 def batch_indices(n: int, batch: int, step: int, seed: int, stream: int) -> np.ndarray:

@@ -8,6 +8,7 @@ this makes resuming exact and makes a DDP run see the same global batches as one
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -24,6 +25,7 @@ from torch import nn
 from .. import __version__
 from ..errors import LatentEditError
 from ..models import GENERIC, Discriminators, ModelConfig, SwapAutoencoder
+from .aux_head import AuxHead, aux_loss, landmark_targets
 from .config import TrainConfig
 from .data import IdentityData, batch_indices, load_identity, shard, split_dir_label
 from .distributed import DistInfo, any_flag, barrier, cleanup, init_distributed
@@ -107,8 +109,10 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
             self.disc.to(memory_format=torch.channels_last)
         if cuda:
-            self.data = {k: IdentityData(v.name, v.images.to(self.device), v.face_mask.to(self.device),
-                                         v.feature_mask.to(self.device), v.source) for k, v in self.data.items()}
+            self.data = {k: dataclasses.replace(v, images=v.images.to(self.device),
+                                                face_mask=v.face_mask.to(self.device),
+                                                feature_mask=v.feature_mask.to(self.device))
+                         for k, v in self.data.items()}
         self.gen: nn.Module = _Generator(self.model)
         self.disc_fwd: nn.Module = self.disc
         if self.info.distributed:
@@ -118,7 +122,11 @@ class Trainer:
             self.gen = DDP(self.gen, device_ids=ids)
             self.disc_fwd = DDP(self.disc, device_ids=ids, find_unused_parameters=True)
         self.gen_fwd = torch.compile(self.gen) if cfg.compile else self.gen
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999),
+        self.aux_head: AuxHead | None = None
+        self.aux_targets: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        if cfg.aux > 0:
+            self._setup_aux()
+        self.opt = torch.optim.AdamW(self.generator_parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999),
                                      weight_decay=cfg.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.999),
                                        weight_decay=cfg.weight_decay)
@@ -129,6 +137,32 @@ class Trainer:
         self.step = 0
         self.lr_scale = 1.0
         self.rollbacks = 0
+
+    def _setup_aux(self) -> None:
+        """Standardised landmark targets of every decoder's crops and the linear head (``--aux``)."""
+        names = [n for n, d in self.data.items() if d.landmark_valid is not None and d.landmark_valid.any()]
+        if not names:
+            raise LatentEditError("--aux needs landmarks in the training FaceSets; none of "
+                                  f"{[d.source for d in self.data.values()]} has any (re-extract with landmarks)")
+        lms = np.concatenate([self.data[n].landmarks for n in names])
+        valid = np.concatenate([self.data[n].landmark_valid for n in names])
+        targets, mirrored, _ = landmark_targets(lms, valid)
+        start = 0
+        for n in names:
+            k = len(self.data[n])
+            t = torch.from_numpy(targets[start:start + k]).to(self.device)
+            m = torch.from_numpy(mirrored[start:start + k]).to(self.device)
+            w = torch.from_numpy(self.data[n].landmark_valid.astype(np.float32)).to(self.device)
+            self.aux_targets[n] = (t, m, w)
+            start += k
+        self.aux_head = AuxHead(self.model_cfg.latent_dim).to(self.device)
+
+    def generator_parameters(self) -> list[nn.Parameter]:
+        """Parameters the generator optimiser updates (the model, plus the auxiliary head when on)."""
+        params = list(self.model.parameters())
+        if self.aux_head is not None:
+            params += list(self.aux_head.parameters())
+        return params
 
     # -- batches ---------------------------------------------------------------------------------
     @property
@@ -144,10 +178,15 @@ class Trainer:
                         self.info.world).to(d.images.device)
             p = sample_params(cfg.batch, step_generator(cfg.seed, step, i), warp=cfg.warp, rotate=cfg.rotate,
                               scale=cfg.scale, shift=cfg.shift, flip=cfg.flip, color_jitter=cfg.color_jitter)
-            t = augment(d.images[idx], d.face_mask[idx], d.feature_mask[idx], p.shard(self.info.rank, self.info.world))
+            ps = p.shard(self.info.rank, self.info.world)
+            t = augment(d.images[idx], d.face_mask[idx], d.feature_mask[idx], ps)
             t = tuple(x.to(self.device, non_blocking=True) for x in t)
             if self.channels_last:
                 t = tuple(x.contiguous(memory_format=torch.channels_last) for x in t)
+            if name in self.aux_targets:
+                tgt, mir, w = self.aux_targets[name]
+                flipped = (torch.linalg.det(ps.theta[:, :, :2]) < 0).to(tgt.device)[:, None]
+                t = t + (torch.where(flipped, mir[idx], tgt[idx]), w[idx])
             out[name] = t
         return out
 
@@ -191,8 +230,12 @@ class Trainer:
             outs = self.gen_fwd({n: b[0] for n, b in batch.items()})
         logs: dict[str, float] = {}
         total = torch.zeros((), device=self.device)
-        for name, (_, tgt, fmask, feat) in batch.items():
-            _, rgb, mask = outs[name]
+        aux_terms = []
+        for name, b in batch.items():
+            _, tgt, fmask, feat = b[:4]
+            z, rgb, mask = outs[name]
+            if len(b) > 4:
+                aux_terms.append(aux_loss(self.aux_head(z.float()), b[4], b[5]))
             parts = reconstruction_losses(rgb.float(), mask.float(), tgt, fmask, feat, dssim=cfg.dssim,
                                           l1=cfg.l1, mask_loss=cfg.mask_loss, eyes_mouth=cfg.eyes_mouth,
                                           background=cfg.background, lpips_model=self.lpips_model,
@@ -201,6 +244,10 @@ class Trainer:
             total = total + w * parts["total"]
             for k, v in parts.items():
                 logs[f"{name}/{k}"] = float(v.detach())
+        if aux_terms:
+            aux = sum(aux_terms) / len(aux_terms)
+            total = total + cfg.aux * aux
+            logs["aux"] = float(aux.detach())
         self.disc.requires_grad_(False)
         try:
             if self.gan_active(step):
@@ -265,7 +312,7 @@ class Trainer:
         logs, batch, outs = self.generator_backward(step)
         if math.isnan(logs["loss"]):
             return logs
-        params = [p for p in self.model.parameters() if p.grad is not None]
+        params = [p for p in self.generator_parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_grad if self.cfg.clip_grad else float("inf"))
         if not bool(torch.isfinite(norm)):
             logs["loss"] = float("nan")
@@ -281,12 +328,15 @@ class Trainer:
         cpu = lambda sd: {k: v.detach().cpu() for k, v in sd.items()}  # noqa: E731
         return {"model": cpu(self.model.state_dict()), "disc": cpu(self.disc.state_dict()),
                 "opt": self.opt.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "aux": cpu(self.aux_head.state_dict()) if self.aux_head is not None else {},
                 "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "library_version": __version__}
 
     def load_payload(self, ck: dict[str, Any]) -> None:
         """Restore :meth:`state_payload` output (and the step)."""
         self.model.load_state_dict(ck["model"])
         self.disc.load_state_dict(ck["disc"])
+        if self.aux_head is not None:
+            self.aux_head.load_state_dict(ck["aux"])
         self.opt.load_state_dict(ck["opt"])
         self.opt_d.load_state_dict(ck["opt_d"])
         self.lr_scale = float(ck.get("lr_scale", 1.0))
