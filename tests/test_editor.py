@@ -111,6 +111,26 @@ def test_region_edit_merged_into_photo_keeps_the_rest(editor):
     assert xs.min() >= 60 + 2 * cx.min() - 4 and xs.max() <= 60 + 2 * cx.max() + 4
 
 
+def test_slider_moves_reuse_the_paste_and_match_a_fresh_face(editor):
+    rng = np.random.default_rng(5)
+    photo = rng.integers(0, 256, (200, 240, 3), dtype=np.uint8)
+    affine = np.array([[0.5, 0, -30], [0, 0.5, -20]], np.float32)
+    crop = photo[40:168, 60:188][::2, ::2].copy()
+
+    def fresh():
+        f = editor.find_faces(crop, aligned=True)[0]
+        f.image, f.affine = photo, affine
+        return f
+
+    face = fresh()
+    for recipe in (Recipe(edits={"smile": 2.0}), Recipe(edits={"smile": -1.0}, region="mouth"),
+                   Recipe(edits={"smile": 3.0}, merge=MergeOptions(color="lct")), Recipe(edits={"smile": 1.0})):
+        moved = editor.apply(face, recipe)  # the same face, moved again and again (cached paste plan)
+        np.testing.assert_array_equal(moved.image, editor.apply(fresh(), recipe).image)
+    assert "paste" in face._cache
+    np.testing.assert_array_equal(face.image, photo)
+
+
 def test_swap_uses_the_other_decoder(editor):
     img = crops(1, seed=4)[0]
     res, = editor.swap([img], "B", aligned=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentedit.merge import (alpha_blend, border_fade, crop_mask, erode_mask, feather_mask, paste_back,
+from latentedit.merge import (PastePlan, alpha_blend, border_fade, crop_mask, erode_mask, feather_mask, paste_back,
                               seamless_clone, warp_to_crop)
 
 
@@ -183,6 +183,31 @@ def test_pixels_outside_the_mask_are_untouched(astronaut, color, blend):
     np.testing.assert_array_equal(out[zero], astronaut[zero])
     core = _warped_mask(soft, affine, astronaut.shape) > 0.99
     assert np.abs(out[core].astype(int) - astronaut[core]).mean() > 5  # the face really was pasted
+
+
+@pytest.mark.parametrize("color", ["rct", "lct", "mkl", "idt", "none"])
+@pytest.mark.parametrize("blend", ["alpha", "seamless"])
+def test_a_reused_paste_plan_equals_fresh_paste_backs(astronaut, color, blend):
+    import cv2
+    from skimage import data
+
+    size = 96
+    affine = _similarity(220, 130, 170, 12, size)
+    mask = np.zeros((size, size), np.float32)
+    cv2.ellipse(mask, (48, 50), (30, 38), 0, 0, 360, 1.0, -1)
+    frame = astronaut.copy()
+    plan = PastePlan(frame, affine, size, mask, erode=1, feather=3)
+    faces = [cv2.resize(data.chelsea(), (size, size)), cv2.resize(data.coffee(), (size, size))]
+    for face in faces + faces[:1]:  # the colour statistics cached by the first paste must not leak
+        got = plan.paste(face, color=color, blend=blend)
+        want = paste_back(frame, face, affine, mask, color=color, blend=blend, erode=1, feather=3)
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(frame, astronaut)  # the frame is never written to
+    assert plan.matches(frame, affine, size, mask, 1, 3)
+    assert not plan.matches(frame.copy(), affine, size, mask, 1, 3)
+    assert not plan.matches(frame, affine, size, mask, 2, 3)
+    with pytest.raises(ValueError, match="paste plan is for 96"):
+        plan.paste(np.zeros((64, 64, 3), np.uint8))
 
 
 def test_colour_transfer_pulls_the_pasted_face_to_the_frame_tone(astronaut):

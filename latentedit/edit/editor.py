@@ -402,12 +402,17 @@ class Editor:
         Raises:
             LatentEditError: when the merge fails (e.g. the mask is too small for colour statistics).
         """
-        from ..merge.paste import paste_back
+        from ..merge.paste import PastePlan
 
         m = recipe.merge
         try:
-            return paste_back(frame, edited, face.affine, mask=mask, color=m.color, erode=m.erode,
-                              feather=m.feather, blend=m.blend)
+            # The frame side of the paste (masks, warps, colour statistics) is cached on the face:
+            # a slider move only recolours, warps and blends the new decode.
+            plan = face._cache.get("paste")
+            if plan is None or not plan.matches(frame, face.affine, edited.shape[0], mask, m.erode, m.feather):
+                plan = PastePlan(frame, face.affine, edited.shape[0], mask, m.erode, m.feather)
+                face._cache["paste"] = plan
+            return plan.paste(edited, color=m.color, blend=m.blend)
         except ValueError as exc:
             raise LatentEditError(f"{face.source}: merge failed: {exc}") from None
 

@@ -40,7 +40,7 @@ _N_QUANTILES = 256
 
 def color_transfer(source: np.ndarray, target: np.ndarray, mode: str,
                    source_mask: np.ndarray | None = None, target_mask: np.ndarray | None = None,
-                   *, seed: int = 0, iterations: int | None = None) -> np.ndarray:
+                   *, seed: int = 0, iterations: int | None = None, target_cache: dict | None = None) -> np.ndarray:
     """Recolour ``source`` so that its colour statistics match ``target``'s.
 
     Args:
@@ -52,6 +52,10 @@ def color_transfer(source: np.ndarray, target: np.ndarray, mode: str,
         target_mask: the same for ``target`` (``H'×W'``).
         seed: seed of the random rotations/projections of ``idt`` and ``sot`` (results are deterministic).
         iterations: override the number of iterations of ``idt``/``sot``.
+        target_cache: a dict kept by the caller for one (``target``, ``target_mask``) pair; the target's
+            statistics (rct, lct, mkl) are stored there on the first call and reused afterwards, which
+            halves the work of repeated transfers onto one frame (slider moves). Never share one dict
+            between different targets.
 
     Returns:
         A new float32 ``H×W×3`` array in [0, 1].
@@ -70,11 +74,16 @@ def color_transfer(source: np.ndarray, target: np.ndarray, mode: str,
     ws = _check_mask(source_mask, src.shape[:2], "source_mask")
     wt = _check_mask(target_mask, tgt.shape[:2], "target_mask")
     flat = src.reshape(-1, 3).astype(np.float64)
+    cache = {} if target_cache is None else target_cache
     if mode == "rct":
-        out = _rct(src, ws, tgt, wt)
+        if "rct" not in cache:
+            cache["rct"] = _weighted_moments(rgb_to_lab(tgt).reshape(-1, 3).astype(np.float64), wt)
+        out = _rct(src, ws, *cache["rct"])
     elif mode in ("lct", "mkl"):
         mu_s, cov_s = _weighted_moments(flat, ws)
-        mu_t, cov_t = _weighted_moments(tgt.reshape(-1, 3).astype(np.float64), wt)
+        if "moments" not in cache:
+            cache["moments"] = _weighted_moments(tgt.reshape(-1, 3).astype(np.float64), wt)
+        mu_t, cov_t = cache["moments"]
         transform = _lct_matrix(cov_s, cov_t) if mode == "lct" else _mkl_matrix(cov_s, cov_t)
         d = flat - mu_s
         # x @ T.T spelled out per column: BLAS takes a slow path for an (N, 3) @ strided (3, 3).
@@ -185,11 +194,10 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(lab.reshape(-1, 1, 3), cv2.COLOR_Lab2RGB).reshape(shape)
 
 
-def _rct(src: np.ndarray, ws: np.ndarray, tgt: np.ndarray, wt: np.ndarray) -> np.ndarray:
+def _rct(src: np.ndarray, ws: np.ndarray, mu_t: np.ndarray, cov_t: np.ndarray) -> np.ndarray:
+    """Reinhard transfer of ``src`` onto the target's LAB mean ``mu_t`` and covariance ``cov_t``."""
     lab_s = rgb_to_lab(src).reshape(-1, 3).astype(np.float64)
-    lab_t = rgb_to_lab(tgt).reshape(-1, 3).astype(np.float64)
     mu_s, cov_s = _weighted_moments(lab_s, ws)
-    mu_t, cov_t = _weighted_moments(lab_t, wt)
     std_s = np.sqrt(np.diag(cov_s))
     std_t = np.sqrt(np.diag(cov_t))
     # A constant source channel has nothing to stretch: it is only shifted to the target mean.

@@ -152,6 +152,95 @@ def _roi(inv: np.ndarray, size: int, shape: tuple[int, int]) -> tuple[int, int, 
     return x0, y0, x1, y1
 
 
+class PastePlan:
+    """The frame-side half of :func:`paste_back`, computed once and reused for many faces.
+
+    A slider move pastes a new face into the same frame, at the same affine, under the same
+    mask: the feathered mask, its warp into the frame, the frame warped into crop space and that
+    crop's colour statistics do not change, so they are computed here once. ``plan.paste(face)``
+    equals ``paste_back(frame, face, affine, mask, ...)`` exactly.
+
+    Args:
+        frame: uint8 ``H×W×3`` RGB source image (kept by reference; not modified).
+        affine: ``2×3`` source-pixel → crop-pixel matrix.
+        size: crop side ``S`` of the faces that will be pasted.
+        mask, erode, feather: as in :func:`paste_back`.
+
+    Raises:
+        ValueError: bad frame, affine, mask or feather.
+    """
+
+    def __init__(self, frame: np.ndarray, affine: np.ndarray, size: int, mask: np.ndarray | None = None,
+                 erode: int = 0, feather: float | None = None) -> None:
+        import cv2
+
+        self.frame = _check_frame(frame)
+        self.affine = check_affine(affine)
+        self.size = int(size)
+        self.mask = mask
+        self.erode, self.feather = int(erode), feather
+        soft = crop_mask(self.size, mask, erode, feather)
+        self.roi = _roi(cv2.invertAffineTransform(self.affine), self.size, self.frame.shape[:2])
+        self._original: np.ndarray | None = None
+        self._stats_mask: np.ndarray | None = None
+        self._color_cache: dict[str, dict] = {}
+        if self.roi is None:  # the crop lies entirely outside the frame
+            return
+        x0, y0, x1, y1 = self.roi
+        # Warp only into the crop's footprint: same matrix with the ROI's origin folded into it.
+        self.a_roi = self.affine.copy()
+        self.a_roi[:, 2] += self.affine[:, :2] @ np.array([x0, y0], np.float64)
+        self.dsize = (x1 - x0, y1 - y0)
+        self.mask_w = np.clip(cv2.warpAffine(soft, self.a_roi, self.dsize, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                             borderMode=cv2.BORDER_CONSTANT, borderValue=0.0), 0.0, 1.0)
+        self.region = self.frame[y0:y1, x0:x1]
+
+    def matches(self, frame: np.ndarray, affine: np.ndarray, size: int, mask, erode: int, feather) -> bool:
+        """Whether this plan was made for exactly these arguments (same objects for frame and mask)."""
+        return (frame is self.frame and mask is self.mask and int(size) == self.size and int(erode) == self.erode
+                and feather == self.feather and np.array_equal(np.asarray(affine, np.float64), self.affine))
+
+    def _colour_target(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._original is None:
+            self._original = warp_to_crop(self.frame, self.affine, self.size).astype(np.float32) / 255.0
+            base = np.ones((self.size, self.size), np.float32) if self.mask is None else _as_mask(self.mask)
+            self._stats_mask = erode_mask(base, self.erode)
+        return self._original, self._stats_mask
+
+    def paste(self, face: np.ndarray, color: str = "rct", blend: str = "alpha", *, seed: int = 0) -> np.ndarray:
+        """Merge one aligned face into a copy of the frame (see :func:`paste_back`).
+
+        Raises:
+            ValueError: a face of another size, an unknown ``color`` or ``blend``, or a mask too
+                small for colour statistics.
+        """
+        import cv2
+
+        face_f = _face_to_float(face)
+        if face_f.shape[0] != self.size:
+            raise ValueError(f"face: {face_f.shape[0]}×{face_f.shape[1]} crop, but this paste plan is for "
+                             f"{self.size}×{self.size}")
+        if color not in COLOR_MODES:
+            raise ValueError(f"color: unknown mode {color!r}; expected one of {', '.join(COLOR_MODES)}")
+        if blend not in BLEND_MODES:
+            raise ValueError(f"blend: unknown mode {blend!r}; expected one of {', '.join(BLEND_MODES)}")
+        out = self.frame.copy()
+        if self.roi is None:
+            return out
+        if color != "none":
+            original, stats_mask = self._colour_target()
+            face_f = color_transfer(face_f, original, color, stats_mask, stats_mask, seed=seed,
+                                    target_cache=self._color_cache.setdefault(color, {}))
+        face_w = cv2.warpAffine(face_f, self.a_roi, self.dsize, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+        fg = np.clip(face_w * 255.0 + 0.5, 0, 255).astype(np.uint8)  # also clips bicubic overshoot
+        if blend == "seamless":
+            fg = seamless_clone(fg, self.region, self.mask_w > 0.5)
+        x0, y0, x1, y1 = self.roi
+        out[y0:y1, x0:x1] = alpha_blend(fg, self.region, self.mask_w)
+        return out
+
+
 def paste_back(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, mask: np.ndarray | None = None,
                color: str = "rct", erode: int = 0, feather: float | None = None,
                blend: str = "alpha", *, seed: int = 0) -> np.ndarray:
@@ -173,46 +262,12 @@ def paste_back(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, mask: np
 
     Returns:
         A new uint8 ``H×W×3`` image. Wherever the warped mask is 0 (in particular everywhere
-        outside the crop's footprint) it equals ``frame`` exactly.
+        outside the crop's footprint) it equals ``frame`` exactly. To paste many faces into one
+        frame at one place (slider moves), build a :class:`PastePlan` once and call its ``paste``.
 
     Raises:
         ValueError: bad shapes/dtypes/affine, unknown ``color`` or ``blend``, or a mask too small
             for colour statistics after erosion.
     """
-    import cv2
-
-    frame = _check_frame(frame)
-    face_f = _face_to_float(face)
-    size = face_f.shape[0]
-    a = check_affine(affine)
-    if color not in COLOR_MODES:
-        raise ValueError(f"color: unknown mode {color!r}; expected one of {', '.join(COLOR_MODES)}")
-    if blend not in BLEND_MODES:
-        raise ValueError(f"blend: unknown mode {blend!r}; expected one of {', '.join(BLEND_MODES)}")
-
-    soft = crop_mask(size, mask, erode, feather)
-    out = frame.copy()
-    roi = _roi(cv2.invertAffineTransform(a), size, frame.shape[:2])
-    if roi is None:  # the crop lies entirely outside the frame
-        return out
-    if color != "none":
-        original = warp_to_crop(frame, a, size).astype(np.float32) / 255.0
-        stats_mask = erode_mask(np.ones((size, size), np.float32) if mask is None else _as_mask(mask), erode)
-        face_f = color_transfer(face_f, original, color, stats_mask, stats_mask, seed=seed)
-
-    x0, y0, x1, y1 = roi
-    # Warp only into the crop's footprint: same matrix with the ROI's origin folded into it.
-    a_roi = a.copy()
-    a_roi[:, 2] += a[:, :2] @ np.array([x0, y0], np.float64)
-    dsize = (x1 - x0, y1 - y0)
-    face_w = cv2.warpAffine(face_f, a_roi, dsize, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_REPLICATE)
-    mask_w = cv2.warpAffine(soft, a_roi, dsize, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    mask_w = np.clip(mask_w, 0.0, 1.0)
-    region = frame[y0:y1, x0:x1]
-    fg = np.clip(face_w * 255.0 + 0.5, 0, 255).astype(np.uint8)  # also clips bicubic overshoot
-    if blend == "seamless":
-        fg = seamless_clone(fg, region, mask_w > 0.5)
-    out[y0:y1, x0:x1] = alpha_blend(fg, region, mask_w)
-    return out
+    size = _face_to_float(face).shape[0]
+    return PastePlan(frame, affine, size, mask, erode, feather).paste(face, color, blend, seed=seed)
