@@ -28,6 +28,7 @@ KNOWN = {
     "train": "training throughput and memory vs a plain-PyTorch baseline",
     "boundaries": "boundary fitting time and accuracy vs scikit-learn",
     "celeba_boundaries": "boundaries fitted on CelebA labels",
+    "landmark_scores": "landmark attribute scores against CelebA labels (ROC AUC)",
     "edit": "slider-move latency and batch edit throughput",
     "app": "app latency through a real client",
     "merge": "merge speed per colour mode and seam quality",

@@ -1,8 +1,8 @@
 """Validate the landmark scores against CelebA's human labels (ROC AUC on held-out identities).
 
-Reproduce ``docs/faces_validation.json``::
+Reproduce ``docs/bench/landmark_scores_cpu.json``::
 
-    python -m latentedit.faces.validate --celeba ../shared/data/celeba10k --fit --out docs/faces_validation.json
+    python -m latentedit.faces.validate --celeba ../shared/data/celeba10k --fit --out docs/bench/landmark_scores_cpu.json
 
 (~10-40 min on 2 CPU cores, mostly dlib's CNN on the ~2.5 % of faces HOG misses; ``--cache FILE.npz`` keeps
 the landmarks for re-runs.)
@@ -14,7 +14,6 @@ weights that were rounded into them); the AUCs quoted are those on the other (``
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -170,7 +169,7 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
     detected = method < METHODS.index("fixed_box")
     result: dict = {
         "command": "python -m latentedit.faces.validate --celeba ../shared/data/celeba10k --fit "
-                   "--out docs/faces_validation.json",
+                   "--out docs/bench/landmark_scores_cpu.json",
         "images": n, "identities": len(set(identities)), "split_seed": seed,
         "fit_half_images": int(fit_half.sum()), "report_half_images": int((~fit_half).sum()),
         "detection": {
@@ -204,7 +203,18 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
         feats = _features(lms[fit_half])
         result["fitted_weights_fit_half"] = {
             label: fit_weights(feats, labels[label][fit_half], names) for label, names in FIT_FEATURES.items()}
-    result["machine"] = {"python": platform.python_version(), "platform": platform.platform()}
+    from ..bench.markdown import machine_info
+
+    result["machine"] = machine_info("cpu")
+    result["benchmark"] = "landmark_scores"
+    result["description"] = ("held-out ROC AUC of the landmark attribute scores against CelebA's human labels "
+                             "(identity-disjoint halves; weights fitted on the other half)")
+    rows = [[p["label"], p["score"], p["auc_report_half"], p["baseline_auc_report_half"],
+             result["landmark_ceiling"][p["label"]], p["target_auc"], p["meets_target"]] for p in result["pairs"]]
+    result["tables"] = [{"title": "held-out AUC per label",
+                         "columns": ["label", "score", "AUC", "plain-ratio baseline", "all-landmark ceiling",
+                                     "target", "met"], "rows": rows,
+                         "note": "baseline: " + result["baseline"] + "; ceiling: " + result["landmark_ceiling"]["method"]}]
     return result
 
 
