@@ -90,3 +90,17 @@ def test_aux_head_learns_and_resumes_exactly(tmp_path, synth_dir):
 def test_aux_without_landmarks_is_refused(tmp_path):
     with pytest.raises(LatentEditError, match="--aux needs landmarks"):
         Trainer(tiny_config(tmp_path, aux=1.0))
+
+
+def test_runs_from_before_an_option_existed_resume(tmp_path):
+    """A run whose config.json predates an option (here ``aux``) resumes; the option counts as its default."""
+    train(tiny_config(tmp_path, steps=2))
+    cfg_file = tmp_path / "run" / "config.json"
+    saved = json.loads(cfg_file.read_text())
+    del saved["train"]["aux"]
+    cfg_file.write_text(json.dumps(saved))
+    assert train(tiny_config(tmp_path, steps=3, resume=True))["step"] == 3
+    saved = json.loads(cfg_file.read_text())  # rewritten by the resume, now with aux = 0.0
+    assert saved["train"]["aux"] == 0.0
+    with pytest.raises(LatentEditError, match="--dssim: saved 1.0, now 0.5"):
+        train(tiny_config(tmp_path, steps=4, resume=True, dssim=0.5))

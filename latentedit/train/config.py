@@ -147,9 +147,13 @@ class TrainConfig:
 
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Options whose values differ between two resolved configs, ignoring :data:`RESUMABLE_CHANGES`."""
+    """Options whose values differ between two resolved configs, ignoring :data:`RESUMABLE_CHANGES`.
+
+    An option missing from ``saved`` (a run started before the option existed) counts as its default.
+    """
+    defaults = TrainConfig().to_dict()
     keys = (set(saved) | set(current)) - RESUMABLE_CHANGES
-    return sorted(k for k in keys if saved.get(k) != current.get(k))
+    return sorted(k for k in keys if saved.get(k, defaults.get(k)) != current.get(k, defaults.get(k)))
 
 
 __all__ = ["TrainConfig", "RESUMABLE_CHANGES", "config_differences"]
