@@ -28,3 +28,26 @@ def test_bench_edit_tiny(tmp_path, capsys):
     r = json.loads(out.read_text())["results"][0]
     assert r["resolution"] == 64 and r["face"] == "fixed box"
     assert 0 < r["move_ms_p50"] <= r["move_ms_p95"] and r["batch_images_per_s"] > 0
+
+
+def test_bench_boundaries_celeba_mode_compares_latent_pca_and_reconstruction(tmp_path, model_dir, capsys):
+    """The CelebA experiment's code path on a SynthFaces FaceSet (continuous attributes split at the median)."""
+    from latentedit.synth import synth_faceset
+
+    faces = tmp_path / "faces"
+    synth_faceset(faces, identities=8, per_identity=8, size=64, seed=0, progress=False)
+    out = tmp_path / "c.json"
+    assert main(["bench", "boundaries", "--celeba", str(faces), "--model", str(model_dir), "--attributes", "smile",
+                 "mouth_open", "--train", "48", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["command"].startswith("latentedit bench boundaries --celeba")
+    run, = data["models"]
+    assert run["latent_dim"] == run["pca_dims"] and 0 < run["pca_explained_variance"] <= 1
+    assert 5 < run["heldout_psnr_db"] < 40
+    rows = {r["attribute"]: r for r in data["results"]}
+    assert set(rows) == {"smile", "mouth_open"}
+    for r in rows.values():
+        assert r["n_train"] == 48 and r["n_val"] == 16
+        assert 0 <= r["latent_bacc"] <= 1 and 0 <= r["pca_bacc"] <= 1
+        assert abs(r["delta_points"] - 100 * (r["latent_bacc"] - r["pca_bacc"])) < 1e-9
+    assert "held-out reconstruction" in capsys.readouterr().out

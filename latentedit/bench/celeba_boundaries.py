@@ -113,6 +113,20 @@ def _classify(x_tr, y_tr, x_va, y_va) -> tuple[float, float]:
             float(roc_auc_score(y_va, clf.decision_function(xv))))
 
 
+def _heldout_psnr(model, pix, size: int, batch: int = 256) -> float:
+    """Mean PSNR (dB) of the model's reconstructions of flattened ``[0, 1]`` pixel rows (first decoder)."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(pix), batch):
+            x = torch.from_numpy(pix[i:i + batch]).float().view(-1, 3, size, size) * 2 - 1
+            rgb, _ = model.decode(model.encode(x), model.identities[0])
+            mse = ((rgb.float() - x) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10) / 4.0  # [-1, 1] -> [0, 1]
+            out.append(-10.0 * torch.log10(mse))
+    return float(torch.cat(out).mean())
+
+
 def _run_info(model_dir: str) -> dict:
     """Training facts of a run folder (config and last logged step), when present."""
     info: dict = {}
@@ -179,6 +193,7 @@ def run(args) -> int:
             pca = PCA(n_components=d, svd_solver="randomized", random_state=0).fit(pix[tr])
             pcas[d] = (pca.transform(pix), float(pca.explained_variance_ratio_.sum()), time.perf_counter() - t0)
         p, explained, t_pca = pcas[d]
+        psnr = _heldout_psnr(model, pix[va], int(model.config.resolution))
         model_rows = []
         for j, name in enumerate(names):
             y = labels[:, j]
@@ -196,7 +211,7 @@ def run(args) -> int:
         mean_delta = float(np.mean([r["delta_points"] for r in model_rows]))
         runs.append({"model": str(model_dir), "model_id": table.model_id, "latent_dim": d, "encode_s": t_enc,
                      "pca_dims": d, "pca_explained_variance": explained, "pca_s": t_pca,
-                     "mean_delta_points": mean_delta, **_run_info(model_dir)})
+                     "mean_delta_points": mean_delta, "heldout_psnr_db": psnr, **_run_info(model_dir)})
         rows.extend(model_rows)
         print(f"\nmodel {model_dir} ({table.model_id}, D = {d}); baseline: PCA-{d} of the pixels "
               f"({explained:.1%} of their variance)")
@@ -205,7 +220,7 @@ def run(args) -> int:
         for r in model_rows:
             print(f"{r['attribute']:<22} {r['positive_rate']:>5.2f} {r['latent_bacc']:>11.3f} {r['pca_bacc']:>9.3f} "
                   f"{r['delta_points']:>6.1f} {r['latent_auc']:>10.3f} {r['pca_auc']:>8.3f}")
-        print(f"mean Δ = {mean_delta:+.1f} points of balanced accuracy")
+        print(f"mean Δ = {mean_delta:+.1f} points of balanced accuracy; held-out reconstruction {psnr:.2f} dB PSNR")
     print(f"\n{len(tr)} train / {len(va)} held out (seed {args.seed}); classifier: standardised features + "
           f"class-balanced logistic regression; baseline = {PCA_BASELINE}")
     if args.json:
@@ -213,6 +228,7 @@ def run(args) -> int:
             "benchmark": "celeba_boundaries",
             "description": "held-out balanced accuracy of a class-balanced logistic regression on each model's latent "
                            "codes vs on pixel PCA with the same number of dims, CelebA 64 px, same split",
+            "command": f"latentedit bench boundaries --celeba {args.celeba} --model {' '.join(models)} --json {args.json}",
             "machine": machine(),
             "settings": {"faceset": str(args.celeba), "n_train": int(len(tr)), "n_val": int(len(va)),
                          "seed": args.seed, "attributes": names},
