@@ -50,4 +50,5 @@ def test_bench_boundaries_celeba_mode_compares_latent_pca_and_reconstruction(tmp
         assert r["n_train"] == 48 and r["n_val"] == 16
         assert 0 <= r["latent_bacc"] <= 1 and 0 <= r["pca_bacc"] <= 1
         assert abs(r["delta_points"] - 100 * (r["latent_bacc"] - r["pca_bacc"])) < 1e-9
+        assert 0 <= r["landmarks_bacc"] <= 1 and 0 <= r["pca_plus_landmarks_bacc"] <= 1  # SynthFaces have landmarks
     assert "held-out reconstruction" in capsys.readouterr().out

@@ -10,6 +10,10 @@ two feature sets and scored by held-out balanced accuracy:
 * the baseline, measured in the same run: PCA of the raw 64-px pixels with the same ``D``
   components (fitted on the training faces only).
 
+Two model-independent references come with each attribute when the FaceSet has landmarks: the same
+classifier on the 136 normalised landmark coordinates, and on PCA + landmarks (what a latent holding
+both the pixels' principal components and the landmark geometry could reach with a linear boundary).
+
 Measured landmark scores (``*_score``, continuous) are split at the training median.
 :func:`prepare_celeba` builds the FaceSet: CelebA import plus 68 landmarks (dlib, fitted in a fixed
 box since CelebA is aligned) and the measured scores, so the trainer's eyes/mouth emphasis and the
@@ -113,6 +117,16 @@ def _classify(x_tr, y_tr, x_va, y_va) -> tuple[float, float]:
             float(roc_auc_score(y_va, clf.decision_function(xv))))
 
 
+def _landmark_features(fs) -> np.ndarray | None:
+    """The 136 roll/size-normalised landmark coordinates of every record (None if any record lacks landmarks)."""
+    from ..faces.scores import normalise_landmarks
+
+    if any(r.landmarks is None for r in fs.records):
+        return None
+    pts, _ = normalise_landmarks(np.stack([np.asarray(r.landmarks, np.float64) for r in fs.records]))
+    return pts.reshape(len(pts), -1)
+
+
 def _heldout_psnr(model, pix, size: int, batch: int = 256) -> float:
     """Mean PSNR (dB) of the model's reconstructions of flattened ``[0, 1]`` pixel rows (first decoder)."""
     import torch
@@ -175,6 +189,8 @@ def run(args) -> int:
     perm = np.random.default_rng(args.seed).permutation(n)
     tr, va = perm[:args.train], perm[args.train:]
     labels = fs.attribute_matrix(names).astype(np.float64)
+    lms = _landmark_features(fs)
+    refs: dict[tuple, tuple] = {}
     pix = None
     pcas: dict[int, tuple] = {}
     rows, runs = [], []
@@ -203,11 +219,17 @@ def run(args) -> int:
             lab = (y >= thr) if binary else (y > thr)
             lat = _classify(z[ok_tr], lab[ok_tr], z[ok_va], lab[ok_va])
             base = _classify(p[ok_tr], lab[ok_tr], p[ok_va], lab[ok_va])
+            if lms is not None and (d, name) not in refs:  # references: what landmarks add to the pixels
+                both = np.hstack([p, lms])
+                refs[(d, name)] = (_classify(lms[ok_tr], lab[ok_tr], lms[ok_va], lab[ok_va])[0],
+                                   _classify(both[ok_tr], lab[ok_tr], both[ok_va], lab[ok_va])[0])
+            ref = refs.get((d, name), (None, None))
             model_rows.append({"model": Path(model_dir).name, "attribute": name,
                                "labels": "celeba 0/1" if binary else "measured, split at train median",
                                "positive_rate": float(lab[ok_va].mean()), "n_train": int(len(ok_tr)),
                                "n_val": int(len(ok_va)), "latent_bacc": lat[0], "latent_auc": lat[1],
-                               "pca_bacc": base[0], "pca_auc": base[1], "delta_points": 100 * (lat[0] - base[0])})
+                               "pca_bacc": base[0], "pca_auc": base[1], "delta_points": 100 * (lat[0] - base[0]),
+                               "landmarks_bacc": ref[0], "pca_plus_landmarks_bacc": ref[1]})
         mean_delta = float(np.mean([r["delta_points"] for r in model_rows]))
         runs.append({"model": str(model_dir), "model_id": table.model_id, "latent_dim": d, "encode_s": t_enc,
                      "pca_dims": d, "pca_explained_variance": explained, "pca_s": t_pca,
@@ -216,10 +238,12 @@ def run(args) -> int:
         print(f"\nmodel {model_dir} ({table.model_id}, D = {d}); baseline: PCA-{d} of the pixels "
               f"({explained:.1%} of their variance)")
         print(f"{'attribute':<22} {'pos':>5} {'latent bacc':>11} {'PCA bacc':>9} {'Δ pts':>6} {'latent AUC':>10} "
-              f"{'PCA AUC':>8}")
+              f"{'PCA AUC':>8} {'lmk bacc':>8} {'PCA+lmk':>8}")
         for r in model_rows:
+            extra = "".join(f" {v:>8.3f}" if v is not None else f" {'—':>8}"
+                            for v in (r["landmarks_bacc"], r["pca_plus_landmarks_bacc"]))
             print(f"{r['attribute']:<22} {r['positive_rate']:>5.2f} {r['latent_bacc']:>11.3f} {r['pca_bacc']:>9.3f} "
-                  f"{r['delta_points']:>6.1f} {r['latent_auc']:>10.3f} {r['pca_auc']:>8.3f}")
+                  f"{r['delta_points']:>6.1f} {r['latent_auc']:>10.3f} {r['pca_auc']:>8.3f}{extra}")
         print(f"mean Δ = {mean_delta:+.1f} points of balanced accuracy; held-out reconstruction {psnr:.2f} dB PSNR")
     print(f"\n{len(tr)} train / {len(va)} held out (seed {args.seed}); classifier: standardised features + "
           f"class-balanced logistic regression; baseline = {PCA_BASELINE}")
