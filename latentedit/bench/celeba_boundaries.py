@@ -252,7 +252,8 @@ def run(args) -> int:
             "benchmark": "celeba_boundaries",
             "description": "held-out balanced accuracy of a class-balanced logistic regression on each model's latent "
                            "codes vs on pixel PCA with the same number of dims, CelebA 64 px, same split",
-            "command": f"latentedit bench boundaries --celeba {args.celeba} --model {' '.join(models)} --json {args.json}",
+            "command": (f"latentedit bench boundaries --celeba {args.celeba} --model {' '.join(models)} "
+                        f"--json {args.json}"),
             "machine": machine(),
             "settings": {"faceset": str(args.celeba), "n_train": int(len(tr)), "n_val": int(len(va)),
                          "seed": args.seed, "attributes": names},

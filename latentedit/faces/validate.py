@@ -214,7 +214,7 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
     result["tables"] = [{"title": "held-out AUC per label",
                          "columns": ["label", "score", "AUC", "plain-ratio baseline", "all-landmark ceiling",
                                      "target", "met"], "rows": rows,
-                         "note": "baseline: " + result["baseline"] + "; ceiling: " + result["landmark_ceiling"]["method"]}]
+                         "note": f"baseline: {result['baseline']}; ceiling: {result['landmark_ceiling']['method']}"}]
     return result
 
 

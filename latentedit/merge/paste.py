@@ -191,8 +191,9 @@ class PastePlan:
         self.a_roi = self.affine.copy()
         self.a_roi[:, 2] += self.affine[:, :2] @ np.array([x0, y0], np.float64)
         self.dsize = (x1 - x0, y1 - y0)
-        self.mask_w = np.clip(cv2.warpAffine(soft, self.a_roi, self.dsize, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                             borderMode=cv2.BORDER_CONSTANT, borderValue=0.0), 0.0, 1.0)
+        warped = cv2.warpAffine(soft, self.a_roi, self.dsize, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        self.mask_w = np.clip(warped, 0.0, 1.0)
         self.region = self.frame[y0:y1, x0:x1]
         self._w_bg = (1.0 - self.mask_w).astype(np.float32)
 

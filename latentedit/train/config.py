@@ -50,7 +50,7 @@ class TrainConfig:
     lpips: float = 0.0                  # LPIPS weight (0 = off; needs the local LPIPS weights)
     lpips_weights: str | None = None    # folder of the LPIPS backbone (default: latentedit.metrics search path)
     generic_weight: float = 1.0         # weight of the generic decoder's losses
-    aux: float = 0.0                    # weight of the self-supervised head making z linearly predict landmark geometry (0 = off)
+    aux: float = 0.0                    # weight of the self-supervised landmark head on z (0 = off; see aux_head)
     # -- adversarial ------------------------------------------------------------------------------
     gan_power: float = 0.0              # patch-GAN generator weight (0 = off), like DFL's gan_power
     gan_start: int = 2000               # step the GAN phase starts (warm-up on reconstruction first)
