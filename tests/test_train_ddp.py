@@ -21,22 +21,33 @@ def _free_port() -> int:
 
 
 def _grads(trainer) -> dict[str, torch.Tensor]:
-    return {n: p.grad.detach().clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
+    named = list(trainer.model.named_parameters())
+    if trainer.aux_head is not None:
+        named += [(f"aux_head.{n}", p) for n, p in trainer.aux_head.named_parameters()]
+    return {n: p.grad.detach().clone() for n, p in named if p.grad is not None}
 
 
-def _config(tmp: Path):
+def _config(tmp: Path, aux: bool = False):
     # Every phase is on at step 0 so the critic terms' sharding is covered too.
-    return tiny_config(tmp, steps=1, gan_power=0.1, gan_start=0, latent_disc=0.1, latent_disc_start=0)
+    kw = dict(steps=1, gan_power=0.1, gan_start=0, latent_disc=0.1, latent_disc_start=0)
+    if aux:  # the aux head needs landmarks: two SynthFaces identities
+        from latentedit.synth import synth_faceset
+
+        synth = tmp / "synth"
+        if not synth.exists():
+            synth_faceset(synth, identities=2, per_identity=6, size=64, seed=0, progress=False)
+        kw.update(aux=1.0, data={"A": f"{synth}@id000", "B": f"{synth}@id001"})
+    return tiny_config(tmp, **kw)
 
 
-def _worker(rank: int, world: int, port: int, tmp: str) -> None:
+def _worker(rank: int, world: int, port: int, tmp: str, aux: bool = False) -> None:
     from latentedit.train import Trainer
     from latentedit.train.distributed import DistInfo
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
-        tr = Trainer(_config(Path(tmp)), dist_info=DistInfo(rank, world, rank, torch.device("cpu")))
+        tr = Trainer(_config(Path(tmp), aux), dist_info=DistInfo(rank, world, rank, torch.device("cpu")))
         tr.model.train()
         logs, _, _ = tr.generator_backward(0)
         if rank == 0:
@@ -64,3 +75,17 @@ def test_ddp_gradients_match_single_process(tmp_path):
     half.model.train()
     half.generator_backward(0)
     assert not torch.allclose(_grads(half)["encoder.to_latent.weight"], ref["encoder.to_latent.weight"])
+
+
+def test_ddp_averages_the_aux_head_too(tmp_path):
+    from latentedit.train import Trainer
+
+    single = Trainer(_config(tmp_path, aux=True))
+    single.model.train()
+    single.generator_backward(0)
+    ref = _grads(single)
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path), True), nprocs=2, join=True)
+    got = torch.load(tmp_path / "ddp.pt", weights_only=True)["grads"]
+    assert {"aux_head.linear.weight", "aux_head.linear.bias"} <= set(ref) and got.keys() == ref.keys()
+    for name in ref:
+        assert torch.allclose(got[name], ref[name], rtol=1e-3, atol=1e-6), name

@@ -43,14 +43,20 @@ def step_generator(seed: int, step: int, stream: int) -> torch.Generator:
 
 
 class _Generator(nn.Module):
-    """Encoder + inter + every decoder in one forward, so DDP sees one call per step."""
+    """Encoder + inter + every decoder (+ the auxiliary head) in one forward, so DDP sees one call per
+    step and averages the head's gradients too. Each output is ``(z, rgb, mask[, aux prediction])``."""
 
-    def __init__(self, model: SwapAutoencoder) -> None:
+    def __init__(self, model: SwapAutoencoder, aux_head: nn.Module | None = None) -> None:
         super().__init__()
         self.model = model
+        self.aux_head = aux_head
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        return {name: self.model(x, name) for name, x in inputs.items()}
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, ...]]:
+        outs = {}
+        for name, x in inputs.items():
+            z, rgb, mask = self.model(x, name)
+            outs[name] = (z, rgb, mask) if self.aux_head is None else (z, rgb, mask, self.aux_head(z.float()))
+        return outs
 
 
 def load_data(cfg: TrainConfig, progress: bool = False) -> dict[str, IdentityData]:
@@ -113,7 +119,11 @@ class Trainer:
                                                 face_mask=v.face_mask.to(self.device),
                                                 feature_mask=v.feature_mask.to(self.device))
                          for k, v in self.data.items()}
-        self.gen: nn.Module = _Generator(self.model)
+        self.aux_head: AuxHead | None = None
+        self.aux_targets: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        if cfg.aux > 0:
+            self._setup_aux()
+        self.gen: nn.Module = _Generator(self.model, self.aux_head)
         self.disc_fwd: nn.Module = self.disc
         if self.info.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -122,10 +132,6 @@ class Trainer:
             self.gen = DDP(self.gen, device_ids=ids)
             self.disc_fwd = DDP(self.disc, device_ids=ids, find_unused_parameters=True)
         self.gen_fwd = torch.compile(self.gen) if cfg.compile else self.gen
-        self.aux_head: AuxHead | None = None
-        self.aux_targets: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-        if cfg.aux > 0:
-            self._setup_aux()
         self.opt = torch.optim.AdamW(self.generator_parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999),
                                      weight_decay=cfg.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.999),
@@ -233,9 +239,9 @@ class Trainer:
         aux_terms = []
         for name, b in batch.items():
             _, tgt, fmask, feat = b[:4]
-            z, rgb, mask = outs[name]
+            rgb, mask = outs[name][1:3]
             if len(b) > 4:
-                aux_terms.append(aux_loss(self.aux_head(z.float()), b[4], b[5]))
+                aux_terms.append(aux_loss(outs[name][3], b[4], b[5]))
             parts = reconstruction_losses(rgb.float(), mask.float(), tgt, fmask, feat, dssim=cfg.dssim,
                                           l1=cfg.l1, mask_loss=cfg.mask_loss, eyes_mouth=cfg.eyes_mouth,
                                           background=cfg.background, lpips_model=self.lpips_model,
