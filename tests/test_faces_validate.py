@@ -37,6 +37,27 @@ def test_validate_on_celeba_subset():
     mouth = result["pairs"][0]
     # even on ~20 held-out images the mouth score separates open from closed mouths
     assert mouth["auc_report_half"] > 0.75
+    assert 0 <= result["narrow_eyes_eye_patch_auc"] <= 1
+    assert result["tables"][0]["rows"][2][0] == "Narrow_Eyes"
+
+
+def test_eye_patches_are_level_normalised_crops_of_both_eyes(tmp_path):
+    import cv2
+
+    from latentedit.faces.meanface import MEAN_FACE
+    from latentedit.faces.validate import eye_patches
+
+    lm = MEAN_FACE * 60 + 50  # a face ~60 px wide in a 100-px image
+    img = np.full((100, 100), 200, np.uint8)
+    for first in (36, 42):  # dark irises at the eye centres
+        c = lm[first:first + 6].mean(axis=0)
+        cv2.circle(img, (int(round(c[0])), int(round(c[1]))), 2, 20, -1)
+    cv2.imwrite(str(tmp_path / "f.png"), img)
+    p = eye_patches([tmp_path / "f.png"], lm[None])
+    assert p.shape == (1, 2 * 8 * 16)
+    for eye in p[0].reshape(2, 8, 16):
+        assert abs(eye.mean()) < 1e-4 and abs(eye.std() - 1) < 1e-2
+        assert eye[3:5, 6:10].mean() < -1.5  # the iris sits in the middle of the patch
 
 
 def test_celeba_landmarks_land_on_the_aligned_eyes():
