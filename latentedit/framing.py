@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -18,19 +17,6 @@ from ._io import atomic_write_json
 from .errors import ModelFormatError
 
 TEMPLATE_NAME = "alignment_template.json"
-
-
-def mean_landmarks(records: Iterable, size: int, limit: int = 5000) -> tuple[np.ndarray | None, int]:
-    """Mean landmarks of FaceSet records scaled to a ``size×size`` crop, and how many had landmarks."""
-    pts = []
-    for rec in records:
-        if rec.landmarks is not None:
-            pts.append((rec.landmarks.astype(np.float64) + 0.5) * (size / rec.size) - 0.5)
-            if len(pts) >= limit:
-                break
-    if not pts:
-        return None, 0
-    return np.mean(pts, axis=0).astype(np.float32), len(pts)
 
 
 def write_template(model_dir: str | os.PathLike, landmarks: np.ndarray, size: int, n_faces: int) -> None:

@@ -18,7 +18,8 @@ def shared_path(*parts: str) -> Path:
     """Path under ../shared, or skip the test when that data is absent."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"{p} not present (shared data is only on development and CI machines)")
+        pytest.skip(f"{p} not present (shared data is only on development and CI machines); "
+                    "runs wherever ../shared (or $LATENTEDIT_SHARED) holds it")
     return p
 
 

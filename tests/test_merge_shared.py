@@ -32,7 +32,8 @@ def test_real_video_extract_merge_round_trip(tmp_path):
     try:
         summary = extract_mod.extract([clip], tmp_path / "faces", size=256, descriptor=False, progress=False)
     except ModelFormatError as exc:  # stops skipping once face_recognition_models is installed (pyproject dep)
-        pytest.skip(f"dlib model files missing, install face-recognition-models: {exc}")
+        pytest.skip(f"dlib model files missing ({exc}); runs once face-recognition-models is installed "
+                    "(pip install -e '.[dev]' installs it)")
     assert summary.n_faces >= N - 2  # a talking-head clip: a face in (nearly) every frame
 
     faces = faces_from_faceset(tmp_path / "faces", video=clip)

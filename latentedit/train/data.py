@@ -15,7 +15,6 @@ import torch
 
 from ..errors import FaceSetError, LatentEditError
 from ..faceset import FaceSet
-from ..framing import mean_landmarks
 
 
 def parse_data_spec(spec: str) -> tuple[str, str, str | None]:
@@ -60,9 +59,8 @@ class IdentityData:
         face_mask: ``uint8 N×1×S×S`` soft face mask (0..255).
         feature_mask: ``uint8 N×1×S×S`` soft eyes+mouth mask (0..255; zeros without landmarks).
         source: description for messages (``DIR@label``).
-        mean_landmarks: mean 68×2 landmarks of the crops at the training size (None without landmarks).
-        n_landmarks: how many crops had landmarks.
-        landmarks: ``float32 N×68×2`` landmarks at the training size (zeros where missing).
+        landmarks: ``float32 N×68×2`` landmarks at the training size (zeros where missing; None = no
+            landmarks at all).
         landmark_valid: ``(N,)`` bool, which crops have landmarks.
     """
 
@@ -71,13 +69,23 @@ class IdentityData:
     face_mask: torch.Tensor
     feature_mask: torch.Tensor
     source: str
-    mean_landmarks: np.ndarray | None = None
-    n_landmarks: int = 0
     landmarks: np.ndarray | None = None
     landmark_valid: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.images.shape[0]
+
+    @property
+    def n_landmarks(self) -> int:
+        """How many crops have landmarks."""
+        return 0 if self.landmark_valid is None else int(self.landmark_valid.sum())
+
+    @property
+    def mean_landmarks(self) -> np.ndarray | None:
+        """Mean 68×2 landmarks of the crops at the training size (None without landmarks)."""
+        if not self.n_landmarks:
+            return None
+        return self.landmarks[self.landmark_valid].astype(np.float64).mean(axis=0).astype(np.float32)
 
 
 def ellipse_mask(size: int) -> np.ndarray:
@@ -90,19 +98,18 @@ def ellipse_mask(size: int) -> np.ndarray:
     return np.clip((1.0 + feather - r) / (2 * feather), 0.0, 1.0).astype(np.float32)
 
 
-def _masks_for(fs: FaceSet, size: int, use_features: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _masks_for(landmarks: np.ndarray, valid: np.ndarray, size: int,
+               use_features: bool) -> tuple[torch.Tensor, torch.Tensor]:
     from ..masks import region_mask
 
-    n = len(fs)
+    n = len(valid)
     face = np.empty((n, 1, size, size), np.uint8)
     feat = np.zeros((n, 1, size, size), np.uint8)
     default = np.round(ellipse_mask(size) * 255).astype(np.uint8)
-    for i, rec in enumerate(fs.records):
-        if rec.landmarks is None:
+    for i, lm in enumerate(landmarks):
+        if not valid[i]:
             face[i, 0] = default
             continue
-        scale = size / rec.size  # pixel centres at integers: x' = (x + 0.5) * scale - 0.5
-        lm = (rec.landmarks.astype(np.float32) + 0.5) * scale - 0.5
         face[i, 0] = np.round(region_mask(lm, size, "face") * 255).astype(np.uint8)
         if use_features:
             m = np.maximum(region_mask(lm, size, "eyes"), region_mask(lm, size, "mouth"))
@@ -134,20 +141,20 @@ def load_identity(name: str, directory: str, label: str | None, size: int, use_f
                            f"(e.g. {small[0].image} is {small[0].size} px); extract at ≥ {size} px or "
                            f"train at a smaller --size")
     images = fs.load_images(size=size, progress=progress)
-    face, feat = _masks_for(fs, size, use_features)
-    mean_lm, n_lm = mean_landmarks(fs.records, size)
-    lms, valid = crop_landmarks(fs, size)
+    lms, valid = _scaled_landmarks(fs, size)
+    face, feat = _masks_for(lms, valid, size, use_features)
     return IdentityData(name=name, images=images, face_mask=face, feature_mask=feat, source=where,
-                        mean_landmarks=mean_lm, n_landmarks=n_lm, landmarks=lms, landmark_valid=valid)
+                        landmarks=lms, landmark_valid=valid)
 
 
-def crop_landmarks(fs: FaceSet, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _scaled_landmarks(fs: FaceSet, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Every record's landmarks rescaled to ``size`` px (``N×68×2`` float32, zeros where missing) and a
     ``(N,)`` bool mask of which records have them."""
     out = np.zeros((len(fs), 68, 2), np.float32)
     valid = np.zeros(len(fs), bool)
     for i, rec in enumerate(fs.records):
         if rec.landmarks is not None and np.shape(rec.landmarks) == (68, 2):
+            # pixel centres at integers: x' = (x + 0.5) * scale - 0.5
             out[i] = (np.asarray(rec.landmarks, np.float32) + 0.5) * (size / rec.size) - 0.5
             valid[i] = True
     return out, valid
