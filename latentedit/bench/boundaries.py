@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", nargs="+", default=None, help="--celeba: model or run folder(s) to compare")
     parser.add_argument("--attributes", nargs="+", default=None, help="--celeba: attributes to fit")
     parser.add_argument("--train", type=int, default=8000, help="--celeba: training faces (default 8000)")
+    parser.add_argument("--cnn-reference", type=int, default=0, metavar="EPOCHS",
+                        help="--celeba: also train a small supervised CNN on the same split for this many "
+                             "epochs and report its balanced accuracy (default 0: off; 15 takes ~10 min on 2 CPU cores)")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
 
 

@@ -104,6 +104,17 @@ def add_celeba_landmarks(root: str | os.PathLike, progress: bool = True):
     return FaceSet(root)
 
 
+def _binarise(y: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, bool]:
+    """One attribute column as 0/1 floats (NaN where missing) and whether it was binary: CelebA's 0/1
+    labels stay as they are; continuous measured scores are split at their training median."""
+    known = np.isfinite(y)
+    binary = len(np.unique(y[known])) == 2
+    ok = train[known[train]]
+    thr = float(np.max(y[ok])) if binary else float(np.median(y[ok]))
+    lab = np.where(known, ((y >= thr) if binary else (y > thr)).astype(np.float64), np.nan)
+    return lab, binary
+
+
 def _classify(x_tr, y_tr, x_va, y_va) -> tuple[float, float]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
@@ -191,6 +202,7 @@ def run(args) -> int:
     labels = fs.attribute_matrix(names).astype(np.float64)
     lms = _landmark_features(fs)
     refs: dict[tuple, tuple] = {}
+    cnn, cnn_s = None, None
     pix = None
     pcas: dict[int, tuple] = {}
     rows, runs = [], []
@@ -210,13 +222,19 @@ def run(args) -> int:
             pcas[d] = (pca.transform(pix), float(pca.explained_variance_ratio_.sum()), time.perf_counter() - t0)
         p, explained, t_pca = pcas[d]
         psnr = _heldout_psnr(model, pix[va], int(model.config.resolution))
+        if getattr(args, "cnn_reference", 0) and cnn is None:  # supervised reference, once per run
+            from .cnn_reference import supervised_cnn_bacc
+
+            onehot = np.stack([_binarise(labels[:, j], tr)[0] for j in range(len(names))], axis=1)
+            t0 = time.perf_counter()
+            cnn = supervised_cnn_bacc(pix, onehot, tr, va, epochs=args.cnn_reference, seed=args.seed)
+            cnn_s = time.perf_counter() - t0
         model_rows = []
         for j, name in enumerate(names):
             y = labels[:, j]
             ok_tr, ok_va = tr[np.isfinite(y[tr])], va[np.isfinite(y[va])]
-            binary = len(np.unique(y[np.isfinite(y)])) == 2
-            thr = float(np.max(y[ok_tr])) if binary else float(np.median(y[ok_tr]))
-            lab = (y >= thr) if binary else (y > thr)
+            lab, binary = _binarise(y, tr)
+            lab = lab > 0.5
             lat = _classify(z[ok_tr], lab[ok_tr], z[ok_va], lab[ok_va])
             base = _classify(p[ok_tr], lab[ok_tr], p[ok_va], lab[ok_va])
             if lms is not None and (d, name) not in refs:  # references: what landmarks add to the pixels
@@ -229,7 +247,8 @@ def run(args) -> int:
                                "positive_rate": float(lab[ok_va].mean()), "n_train": int(len(ok_tr)),
                                "n_val": int(len(ok_va)), "latent_bacc": lat[0], "latent_auc": lat[1],
                                "pca_bacc": base[0], "pca_auc": base[1], "delta_points": 100 * (lat[0] - base[0]),
-                               "landmarks_bacc": ref[0], "pca_plus_landmarks_bacc": ref[1]})
+                               "landmarks_bacc": ref[0], "pca_plus_landmarks_bacc": ref[1],
+                               "supervised_cnn_bacc": None if cnn is None else cnn[j]})
         mean_delta = float(np.mean([r["delta_points"] for r in model_rows]))
         runs.append({"model": str(model_dir), "model_id": table.model_id, "latent_dim": d, "encode_s": t_enc,
                      "pca_dims": d, "pca_explained_variance": explained, "pca_s": t_pca,
@@ -238,10 +257,10 @@ def run(args) -> int:
         print(f"\nmodel {model_dir} ({table.model_id}, D = {d}); baseline: PCA-{d} of the pixels "
               f"({explained:.1%} of their variance)")
         print(f"{'attribute':<22} {'pos':>5} {'latent bacc':>11} {'PCA bacc':>9} {'Δ pts':>6} {'latent AUC':>10} "
-              f"{'PCA AUC':>8} {'lmk bacc':>8} {'PCA+lmk':>8}")
+              f"{'PCA AUC':>8} {'lmk bacc':>8} {'PCA+lmk':>8} {'CNN sup':>8}")
         for r in model_rows:
             extra = "".join(f" {v:>8.3f}" if v is not None else f" {'—':>8}"
-                            for v in (r["landmarks_bacc"], r["pca_plus_landmarks_bacc"]))
+                            for v in (r["landmarks_bacc"], r["pca_plus_landmarks_bacc"], r["supervised_cnn_bacc"]))
             print(f"{r['attribute']:<22} {r['positive_rate']:>5.2f} {r['latent_bacc']:>11.3f} {r['pca_bacc']:>9.3f} "
                   f"{r['delta_points']:>6.1f} {r['latent_auc']:>10.3f} {r['pca_auc']:>8.3f}{extra}")
         print(f"mean Δ = {mean_delta:+.1f} points of balanced accuracy; held-out reconstruction {psnr:.2f} dB PSNR")
@@ -253,10 +272,13 @@ def run(args) -> int:
             "description": "held-out balanced accuracy of a class-balanced logistic regression on each model's latent "
                            "codes vs on pixel PCA with the same number of dims, CelebA 64 px, same split",
             "command": (f"latentedit bench boundaries --celeba {args.celeba} --model {' '.join(models)} "
-                        f"--json {args.json}"),
+                        + (f"--cnn-reference {args.cnn_reference} " if cnn is not None else "")
+                        + f"--json {args.json}"),
             "machine": machine(),
             "settings": {"faceset": str(args.celeba), "n_train": int(len(tr)), "n_val": int(len(va)),
-                         "seed": args.seed, "attributes": names},
+                         "seed": args.seed, "attributes": names,
+                         "cnn_reference_epochs": int(args.cnn_reference) if cnn is not None else 0,
+                         "cnn_reference_s": cnn_s},
             "baseline": PCA_BASELINE,
             "models": runs,
             "results": rows,
