@@ -60,11 +60,11 @@ def add_celeba_landmarks(root: str | os.PathLike, progress: bool = True):
     """
     import cv2
 
-    from .._io import atomic_write_text, read_image
+    from .._io import read_image
     from ..faces.celeba_landmarks import _pick, _prepare
     from ..faces.detect import detect_faces, fit_landmarks
-    from ..faces.scores import landmark_scores_batch
-    from ..faceset import INDEX_NAME, FaceSet
+    from ..faces.rescore import rescore_faceset, write_index
+    from ..faceset import FaceSet
 
     fs = FaceSet(root)
     for i, rec in enumerate(fs.records):
@@ -92,15 +92,10 @@ def add_celeba_landmarks(root: str | os.PathLike, progress: bool = True):
         src = fit_landmarks(big, tuple(float(v) for v in box)).landmarks.astype(np.float64) / factor
         a = rec.affine.astype(np.float64)
         lms[i] = src @ a[:, :2].T + a[:, 2]
-    scores = landmark_scores_batch(lms)
-    lines = []
     for i, rec in enumerate(fs.records):
         rec.landmarks = lms[i]
-        for name, vals in scores.items():
-            rec.attributes[name] = float(vals[i])
-            rec.attribute_sources[name] = "measured"
-        lines.append(json.dumps(rec.to_json(), separators=(",", ":")) + "\n")
-    atomic_write_text(Path(root) / INDEX_NAME, "".join(lines))
+    write_index(root, fs.records)
+    rescore_faceset(root)
     return FaceSet(root)
 
 
