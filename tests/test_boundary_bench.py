@@ -42,6 +42,7 @@ def test_bench_boundaries_celeba_mode_compares_latent_pca_and_reconstruction(tmp
     data = json.loads(out.read_text())
     assert data["command"].startswith("latentedit bench boundaries --celeba") and "--cnn-reference 1" in data["command"]
     assert data["settings"]["cnn_reference_epochs"] == 1 and data["settings"]["cnn_reference_s"] > 0
+    assert data["headline"].startswith(f"{model_dir.name}: mean ") and "supervised CNN" in data["headline"]
     run, = data["models"]
     assert run["latent_dim"] == run["pca_dims"] and 0 < run["pca_explained_variance"] <= 1
     assert 5 < run["heldout_psnr_db"] < 40
