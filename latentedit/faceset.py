@@ -364,6 +364,12 @@ def read_index(root: Path) -> list[FaceRecord]:
     return records
 
 
+def write_index(root: str | os.PathLike, records: Sequence[FaceRecord]) -> None:
+    """Rewrite ``root/faces.jsonl`` atomically (temp file + rename) from ``records``."""
+    text = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in records)
+    atomic_write_text(Path(root) / INDEX_NAME, text)
+
+
 class FaceSetWriter:
     """Adds faces to a FaceSet folder atomically; use as a context manager.
 
@@ -438,8 +444,7 @@ class FaceSetWriter:
 
     def flush(self) -> None:
         """Rewrite the index atomically with every record added so far."""
-        text = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in self.records)
-        atomic_write_text(self.root / INDEX_NAME, text)
+        write_index(self.root, self.records)
         self._dirty = 0
 
     def close(self) -> None:

@@ -6,9 +6,9 @@ import pytest
 
 from latentedit.cli.main import main
 from latentedit.faces import MEASURED_ATTRIBUTES
-from latentedit.faces.rescore import rescore_faceset, write_index
+from latentedit.faces.rescore import rescore_faceset
 from latentedit.faces.scores import landmark_scores
-from latentedit.faceset import FaceSet
+from latentedit.faceset import FaceSet, write_index
 
 
 @pytest.fixture()

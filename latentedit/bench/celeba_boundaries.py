@@ -63,8 +63,8 @@ def add_celeba_landmarks(root: str | os.PathLike, progress: bool = True):
     from .._io import read_image
     from ..faces.celeba_landmarks import _pick, _prepare
     from ..faces.detect import detect_faces, fit_landmarks
-    from ..faces.rescore import rescore_faceset, write_index
-    from ..faceset import FaceSet
+    from ..faces.rescore import rescore_records
+    from ..faceset import FaceSet, write_index
 
     fs = FaceSet(root)
     for i, rec in enumerate(fs.records):
@@ -94,8 +94,8 @@ def add_celeba_landmarks(root: str | os.PathLike, progress: bool = True):
         lms[i] = src @ a[:, :2].T + a[:, 2]
     for i, rec in enumerate(fs.records):
         rec.landmarks = lms[i]
+    rescore_records(fs.records, where=str(root))
     write_index(root, fs.records)
-    rescore_faceset(root)
     return FaceSet(root)
 
 

@@ -11,14 +11,11 @@ CLI: ``latentedit extract --rescore --out FACESET``.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_text
 from ..errors import LatentEditError
 from .scores import MEASURED_ATTRIBUTES, landmark_scores_batch
 
@@ -46,16 +43,9 @@ class RescoreSummary:
         return "\n".join(lines)
 
 
-def write_index(root: str | os.PathLike, records) -> None:
-    """Rewrite ``root/faces.jsonl`` atomically from ``records`` (validated on the next read)."""
-    from ..faceset import INDEX_NAME
-
-    text = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in records)
-    atomic_write_text(Path(root) / INDEX_NAME, text)
-
-
 def rescore_faceset(root: str | os.PathLike) -> RescoreSummary:
-    """Recompute every measured landmark score of the FaceSet at ``root`` from its stored landmarks.
+    """Recompute every measured landmark score of the FaceSet at ``root`` from its stored landmarks and
+    rewrite its index atomically.
 
     Returns:
         A :class:`RescoreSummary` (how many faces, mean absolute change per score).
@@ -63,14 +53,21 @@ def rescore_faceset(root: str | os.PathLike) -> RescoreSummary:
     Raises:
         LatentEditError: if the FaceSet cannot be read, or none of its faces has landmarks.
     """
-    from ..faceset import FaceSet
+    from ..faceset import FaceSet, write_index
 
     fs = FaceSet(root)
-    have = [i for i, r in enumerate(fs.records) if r.landmarks is not None and np.shape(r.landmarks) == (68, 2)]
+    summary = rescore_records(fs.records, where=str(root))
+    write_index(root, fs.records)
+    return summary
+
+
+def rescore_records(records, where: str = "FaceSet") -> RescoreSummary:
+    """:func:`rescore_faceset` on records in memory (updated in place; nothing is written)."""
+    have = [i for i, r in enumerate(records) if r.landmarks is not None and np.shape(r.landmarks) == (68, 2)]
     if not have:
-        raise LatentEditError(f"{root}: no face in this FaceSet has 68 landmarks; nothing to rescore "
+        raise LatentEditError(f"{where}: no face in this FaceSet has 68 landmarks; nothing to rescore "
                               f"(extract it with `latentedit extract` to measure landmarks)")
-    lms = np.stack([np.asarray(fs.records[i].landmarks, np.float64) for i in have])
+    lms = np.stack([np.asarray(records[i].landmarks, np.float64) for i in have])
     try:
         scores = landmark_scores_batch(lms)
     except ValueError:  # one degenerate face must not stop the rest: score them one by one
@@ -86,7 +83,7 @@ def rescore_faceset(root: str | os.PathLike) -> RescoreSummary:
     change: dict[str, list[float]] = {k: [] for k in MEASURED_ATTRIBUTES}
     n_done = 0
     for j, i in enumerate(have):
-        rec = fs.records[i]
+        rec = records[i]
         touched = False
         for name in MEASURED_ATTRIBUTES:
             value = float(scores[name][j])
@@ -102,7 +99,6 @@ def rescore_faceset(root: str | os.PathLike) -> RescoreSummary:
             rec.attribute_sources[name] = "measured"
             touched = True
         n_done += touched
-    write_index(root, fs.records)
-    return RescoreSummary(root=str(root), n_records=len(fs), n_rescored=n_done,
-                          n_without_landmarks=len(fs) - len(have), kept_labels=kept,
+    return RescoreSummary(root=where, n_records=len(records), n_rescored=n_done,
+                          n_without_landmarks=len(records) - len(have), kept_labels=kept,
                           mean_abs_change={k: float(np.mean(v)) for k, v in change.items() if v})
