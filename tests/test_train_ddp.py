@@ -53,6 +53,9 @@ def _worker(rank: int, world: int, port: int, tmp: str, aux: bool = False) -> No
         if rank == 0:
             torch.save({"grads": _grads(tr), "loss": logs["loss"]}, Path(tmp) / "ddp.pt")
     finally:
+        # Both ranks reach this point before either tears gloo down: a rank that closed its side while
+        # the other was still finishing could abort it ("connection closed by peer" -> SIGABRT).
+        dist.barrier()
         dist.destroy_process_group()
 
 
