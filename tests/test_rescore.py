@@ -71,3 +71,14 @@ def test_rescore_bad_uses_are_clear_errors(tmp_path, stale_faces, capsys):
     write_index(stale_faces, fs.records)
     assert main(["extract", "--rescore", "--out", str(stale_faces)]) == 2
     assert "no face in this FaceSet has 68 landmarks" in capsys.readouterr().err
+
+
+def test_rescore_skips_a_degenerate_face_and_scores_the_rest(stale_faces):
+    fs = FaceSet(stale_faces)
+    fs.records[3].landmarks = np.zeros((68, 2), np.float32)  # both eyes at one point: no score exists
+    write_index(stale_faces, fs.records)
+    summary = rescore_faceset(stale_faces)
+    assert summary.n_degenerate == 1 and summary.n_rescored == 4 and "1 have degenerate landmarks" in summary.format()
+    after = FaceSet(stale_faces).records
+    assert all(after[3].attributes[n] == 0.0 for n in MEASURED_ATTRIBUTES)
+    assert after[0].attributes["smile_score"] == pytest.approx(landmark_scores(after[0].landmarks)["smile_score"])

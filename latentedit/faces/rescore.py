@@ -28,6 +28,7 @@ class RescoreSummary:
     n_records: int
     n_rescored: int
     n_without_landmarks: int
+    n_degenerate: int
     kept_labels: dict[str, int]
     mean_abs_change: dict[str, float]
 
@@ -35,7 +36,9 @@ class RescoreSummary:
         """A short human-readable report."""
         lines = [f"{self.root}: rescored {self.n_rescored} of {self.n_records} faces"
                  + (f" ({self.n_without_landmarks} have no landmarks and were left as they were)"
-                    if self.n_without_landmarks else "")]
+                    if self.n_without_landmarks else "")
+                 + (f" ({self.n_degenerate} have degenerate landmarks and were left as they were)"
+                    if self.n_degenerate else "")]
         for name, delta in self.mean_abs_change.items():
             lines.append(f"  {name:<18} mean |change| {delta:.4f}")
         for name, n in self.kept_labels.items():
@@ -99,6 +102,7 @@ def rescore_records(records, where: str = "FaceSet") -> RescoreSummary:
             rec.attribute_sources[name] = "measured"
             touched = True
         n_done += touched
+    degenerate = int(np.sum(~np.isfinite(scores[MEASURED_ATTRIBUTES[0]])))
     return RescoreSummary(root=where, n_records=len(records), n_rescored=n_done,
-                          n_without_landmarks=len(records) - len(have), kept_labels=kept,
+                          n_without_landmarks=len(records) - len(have), n_degenerate=degenerate, kept_labels=kept,
                           mean_abs_change={k: float(np.mean(v)) for k, v in change.items() if v})
