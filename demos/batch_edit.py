@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO / "pretrained" / "synthfaces64"
+DEFAULT_MODEL = "synthfaces64"  # the shipped model, found by name from any directory
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

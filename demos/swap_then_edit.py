@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO / "pretrained" / "synthfaces64"
+DEFAULT_MODEL = "synthfaces64"  # the shipped model, found by name from any directory
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 
 
@@ -32,7 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("a", nargs="?", help="person A: a folder of images or a video (default: SynthFaces)")
     p.add_argument("b", nargs="?", help="person B: a folder of images or a video (optional)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder with boundaries/ "
-                   "(default: pretrained/synthfaces64)")
+                   "(default: the shipped synthfaces64)")
     p.add_argument("--a-identity", default=None, help="decoder of person A (default: the model's first)")
     p.add_argument("--b-identity", default=None, help="decoder of person B (default: the model's second)")
     p.add_argument("--edit", action="append", default=None, metavar="NAME=ALPHA",

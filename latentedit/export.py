@@ -27,6 +27,7 @@ from torch import nn
 
 from . import __version__
 from ._io import atomic_path, atomic_write_json
+from ._optional import require
 from .errors import LatentEditError
 
 #: ONNX opset used for every graph (supported by onnxruntime ≥ 1.17).
@@ -112,7 +113,7 @@ def _export_one(module: nn.Module, example: torch.Tensor, path: Path, input_name
 
 
 def _check(path: Path, module: nn.Module, x: torch.Tensor, input_name: str) -> float:
-    import onnxruntime as ort
+    ort = require("onnxruntime", "checking the ONNX export")
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, min(2, os.cpu_count() or 1))
@@ -154,14 +155,10 @@ def export_onnx(model: nn.Module, out_dir: str | os.PathLike, identities: list[s
     Raises:
         LatentEditError: unknown identity, files already present in ``out_dir``, or an ONNX graph
             whose outputs differ from PyTorch by more than ``atol``.
-        ImportError: onnx/onnxruntime are missing (install ``latentedit[export]``).
+        MissingExtraError: onnx/onnxruntime are missing (install ``latentedit[export]``).
     """
-    try:
-        import onnx
-        import onnxruntime  # noqa: F401  (checked early for a clear message)
-    except ImportError as exc:  # pragma: no cover - dev installs have both
-        raise LatentEditError(f"ONNX export needs onnx and onnxruntime ({exc}); "
-                              "install them with: pip install 'latentedit[export]'") from None
+    onnx = require("onnx", "ONNX export")
+    require("onnxruntime", "ONNX export")  # checked early for a clear message
 
     out = Path(out_dir)
     all_ids = list(model.identities)

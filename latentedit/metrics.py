@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._optional import require
 from .errors import LatentEditError
 
 #: Environment variable naming the folder holding ``alex_features.safetensors``.
@@ -174,7 +175,7 @@ def load_lpips(weights_dir: str | os.PathLike | None = None, device: str | torch
         LatentEditError: naming every path tried if the backbone weights are missing, or if a
             weights file does not hold the expected tensors.
     """
-    import lpips
+    lpips = require("lpips", "the LPIPS metric")
     from safetensors.torch import load_file
 
     path = _resolve_lpips_file(weights_dir)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._optional import require
+
 __all__ = ["build_app", "launch"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
+        require("gradio", "the editing app")
         from . import build
 
         return getattr(build, name)

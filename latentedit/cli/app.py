@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from pathlib import Path
 
 from ..errors import LatentEditError
-
-#: The shipped model, used when MODEL is not given (a source checkout or an editable install).
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "synthfaces64"
+from ..pretrained import DEFAULT_MODEL, default_model_dir, locate
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -21,8 +18,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "another identity, batch-edit a zip, and view edit reports. There is no public share "
                     "link; bind --host 0.0.0.0 only on a trusted network.")
     p.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                   help="pretrained model folder with boundaries/ (default: $LATENTEDIT_MODEL or the shipped "
-                        "pretrained/synthfaces64)")
+                   help="model folder with boundaries/, or a model name (default: $LATENTEDIT_MODEL or the "
+                        f"shipped {DEFAULT_MODEL})")
     p.add_argument("--boundaries", metavar="DIR", default=None, help="boundary folder (default: MODEL/boundaries)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="TCP port (default 7860; 0 = first free port)")
@@ -37,14 +34,9 @@ def resolve_model(model: str | None) -> Path:
     """The model folder to serve: MODEL, else ``$LATENTEDIT_MODEL``, else the shipped model.
 
     Raises:
-        LatentEditError: the folder does not exist (naming it and how to get one).
+        ModelFormatError: the folder or name is not found (naming it and where names are looked up).
     """
-    path = Path(model or os.environ.get("LATENTEDIT_MODEL") or DEFAULT_MODEL)
-    if not path.exists():
-        hint = ("the shipped model is part of the source checkout (pretrained/synthfaces64); "
-                "or train one: latentedit synth → train → fit") if model is None else "check the path"
-        raise LatentEditError(f"{path}: model folder not found ({hint})")
-    return path
+    return locate(model) if model else default_model_dir()
 
 
 def run(args: argparse.Namespace) -> int:

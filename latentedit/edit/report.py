@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._optional import require
 from ..errors import LatentEditError
 
 #: Real-face oracle attribute (and sign) for boundary attributes that are not measured scores.
@@ -156,7 +157,7 @@ class EditReport:
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Save a 3-panel PNG: target Δ and success vs alpha, top leakages vs alpha, drift vs alpha."""
-        import matplotlib
+        matplotlib = require("matplotlib", "plotting an edit report")
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 

@@ -11,6 +11,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .._io import atomic_path
+from .._optional import require
 from ..errors import LatentEditError
 from .paste import paste_back
 
@@ -171,7 +172,7 @@ class _AudioPump:
     """
 
     def __init__(self, out, fmt: str, src_path: Path):
-        import av
+        av = require("av", "copying audio")
 
         if not src_path.is_file():
             raise VideoWriteError(f"audio_from: {src_path}: file not found")
@@ -273,7 +274,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
         VideoWriteError: ``path`` exists and ``overwrite`` is False, unsupported suffix, no frames,
             a malformed frame (named by index), bad fps, or an unreadable ``audio_from``.
     """
-    import av
+    av = require("av", "writing video")
     from tqdm.auto import tqdm
 
     path = Path(path)
