@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ._io import atomic_write_text, read_image, write_image
+from ._io import atomic_write_text, fsync_dir, read_image, remove_stale_temps, write_image
 from .errors import FaceSetError, ImageReadError
 from .landmarks import NUM_LANDMARKS
 
@@ -334,8 +334,66 @@ class FaceSet:
         return import_celeba(celeba_dir, out, size=size, limit=limit, progress=progress)
 
 
+def _lock(fd: int, root: Path) -> None:
+    """Take an exclusive, non-blocking ``flock`` on the open index (released when it is closed or
+    the process dies, even by ``kill -9``), so two writers never interleave in one FaceSet."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one writer at a time is the user's job
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise FaceSetError(f"{root}: another process is writing this FaceSet ({INDEX_NAME} is locked); "
+                           f"wait for it to finish") from None
+    except OSError:  # a filesystem without flock: go on unlocked
+        return
+
+
+def _parse_index(index: Path) -> tuple[list[FaceRecord], int, bool]:
+    """Parse ``faces.jsonl``; returns ``(records, bytes of complete lines, last line unterminated)``.
+
+    An unterminated last line that is not valid JSON is what a writer killed mid-line leaves
+    behind: it is dropped with a warning (never a complete line, never a line in the middle).
+    """
+    records: list[FaceRecord] = []
+    seen: dict[str, int] = {}
+    good = 0
+    open_tail = False
+    with open(index, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            where = f"{index} line {lineno}"
+            complete = raw.endswith(b"\n")
+            try:
+                text = raw.decode("utf-8")
+                obj = json.loads(text) if text.strip() else None
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                if not complete:
+                    import warnings
+
+                    warnings.warn(f"{where}: dropped a half-written last line ({len(raw)} bytes, left by an "
+                                  f"interrupted write); re-run the extraction to redo that face",
+                                  RuntimeWarning, stacklevel=3)
+                    break
+                if isinstance(exc, UnicodeDecodeError):
+                    raise FaceSetError(f"{where}: not UTF-8 text") from None
+                raise FaceSetError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+            good += len(raw)
+            open_tail = not complete
+            if obj is None:
+                continue
+            rec = FaceRecord.from_json(obj, where=where)
+            if rec.image in seen:
+                raise FaceSetError(f"{where}: field 'image': {rec.image!r} already used on line {seen[rec.image]}")
+            seen[rec.image] = lineno
+            records.append(rec)
+    return records, good, open_tail
+
+
 def read_index(root: Path) -> list[FaceRecord]:
     """Read and validate ``root/faces.jsonl``.
+
+    A half-written last line (a writer killed mid-line) is dropped with a ``RuntimeWarning``.
 
     Raises:
         FaceSetError: naming the file, line and field of the first bad record.
@@ -345,70 +403,111 @@ def read_index(root: Path) -> list[FaceRecord]:
         raise FaceSetError(f"{root}: FaceSet folder not found")
     if not index.is_file():
         raise FaceSetError(f"{root}: not a FaceSet (no {INDEX_NAME})")
-    records: list[FaceRecord] = []
-    seen: dict[str, int] = {}
-    with open(index, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{index} line {lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FaceSetError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
-            rec = FaceRecord.from_json(obj, where=where)
-            if rec.image in seen:
-                raise FaceSetError(f"{where}: field 'image': {rec.image!r} already used on line {seen[rec.image]}")
-            seen[rec.image] = lineno
-            records.append(rec)
-    return records
+    return _parse_index(index)[0]
 
 
 def write_index(root: str | os.PathLike, records: Sequence[FaceRecord]) -> None:
-    """Rewrite ``root/faces.jsonl`` atomically (temp file + rename) from ``records``."""
+    """Rewrite ``root/faces.jsonl`` atomically (temp file + rename) from ``records``.
+
+    Raises:
+        FaceSetError: if a :class:`FaceSetWriter` (in any process) is writing the FaceSet.
+    """
+    root = Path(root)
+    remove_stale_temps(root)  # a rewrite killed earlier left its temp file
     text = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in records)
-    atomic_write_text(Path(root) / INDEX_NAME, text)
+    index = root / INDEX_NAME
+    fd = os.open(index, os.O_RDONLY) if index.is_file() else None
+    try:
+        if fd is not None:
+            _lock(fd, root)
+        atomic_write_text(index, text)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+#: Names of images a writer is about to write; after a hard kill, the ones without a record
+#: (orphans: image in place, index line never written) are deleted by the next writer.
+PENDING_NAME = ".faces.pending"
 
 
 class FaceSetWriter:
-    """Adds faces to a FaceSet folder atomically; use as a context manager.
+    """Adds faces to a FaceSet folder, crash-safely; use as a context manager.
 
-    Each image is written with temp file + rename, then the whole index is rewritten with
-    temp file + rename at every :meth:`flush` (every ``flush_every`` records and on close),
-    so a crash leaves the previous complete index and never a half-written record.
+    The index is append-only while writing: each :meth:`add` writes the image (temp file +
+    rename), then appends its record as one line to ``faces.jsonl`` (one ``write`` call, flushed to
+    the OS at once, so a killed process loses at most the face it was writing). Before the image,
+    its name goes into ``.faces.pending``; the next writer opening the folder deletes the images
+    named there that never got a record, drops a half-written last index line (with a warning)
+    and removes temp files left by the killed writer, so a re-run starts from a clean, complete
+    FaceSet. The index is locked (``flock``) while a writer is open.
 
     Args:
         root: FaceSet folder.
         mode: ``"new"`` (the folder must not hold a FaceSet yet) or ``"append"`` (keep existing
             records; adding an image path that exists is an error).
-        flush_every: records between index rewrites.
+        flush_every: unused, kept for compatibility (every record reaches the index as it is added).
+        durable: also ``fsync`` each image and index line (survives a power cut, not only a killed
+            process; a few ms per face).
 
     Raises:
-        FaceSetError: if ``mode="new"`` and ``root`` already holds a FaceSet, or on a clash.
+        FaceSetError: if ``mode="new"`` and ``root`` already holds a FaceSet, another writer has it
+            open, or on a clash.
     """
 
-    def __init__(self, root: str | os.PathLike, mode: str = "new", flush_every: int = 256) -> None:
+    def __init__(self, root: str | os.PathLike, mode: str = "new", flush_every: int = 256,
+                 durable: bool = False) -> None:
         if mode not in ("new", "append"):
             raise ValueError(f"mode must be 'new' or 'append', got {mode!r}")
         self.root = Path(root)
         self.flush_every = flush_every
+        self.durable = durable
+        self._fd: int | None = None
+        self._pending = None
         index = self.root / INDEX_NAME
-        if index.exists():
-            if mode == "new":
-                raise FaceSetError(f"{self.root} already holds a FaceSet; refusing to overwrite it "
-                                   f"(choose another --out or append to it)")
-            self.records = read_index(self.root)
-        else:
-            self.records = []
+        if index.exists() and mode == "new":
+            raise FaceSetError(f"{self.root} already holds a FaceSet; refusing to overwrite it "
+                               f"(choose another --out or append to it)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            _lock(fd, self.root)
+            self.records, good, self._open_tail = _parse_index(index)
+            if os.fstat(fd).st_size > good:  # drop the half-written last line
+                os.ftruncate(fd, good)
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        os.lseek(fd, 0, os.SEEK_END)
         self._images = {r.image for r in self.records}
-        self._dirty = 0
-        (self.root / "images").mkdir(parents=True, exist_ok=True)
+        (self.root / "images").mkdir(exist_ok=True)
+        self._clear_pending()
+        remove_stale_temps(self.root)
+        remove_stale_temps(self.root / "images")
 
     def __enter__(self) -> "FaceSetWriter":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _clear_pending(self) -> None:
+        """Delete images named in ``.faces.pending`` that have no record, then forget the list."""
+        path = self.root / PENDING_NAME
+        if self._pending is not None:
+            self._pending.close()
+            self._pending = None
+        if not path.is_file():
+            return
+        for name in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if not name or name in self._images or os.path.isabs(name) or ".." in Path(name).parts:
+                continue
+            orphan = self.root / name
+            if orphan.is_file() and not orphan.is_symlink():
+                orphan.unlink()
+        path.unlink()
 
     def has(self, image: str) -> bool:
         """Whether a record with this relative image path exists."""
@@ -424,32 +523,55 @@ class FaceSetWriter:
             n += 1
 
     def add(self, image: np.ndarray, record: FaceRecord) -> FaceRecord:
-        """Write ``image`` (uint8 S×S×3 RGB) to ``record.image`` and append ``record``.
+        """Write ``image`` (uint8 S×S×3 RGB) to ``record.image`` and append ``record`` to the index.
 
         Raises:
             FaceSetError: if the image path is taken or the image does not match ``record.size``.
         """
+        if self._fd is None:
+            raise FaceSetError(f"{self.root}: the writer is closed")
         if record.image in self._images:
             raise FaceSetError(f"{self.root}: image {record.image!r} already has a record")
         if image.shape != (record.size, record.size, 3) or image.dtype != np.uint8:
             raise FaceSetError(f"{record.image}: image {image.dtype} {image.shape} does not match size {record.size}")
         FaceRecord.from_json(record.to_json(), where=f"new record {record.image}")  # validate before writing
-        write_image(self.root / record.image, image, overwrite=False)
+        target = self.root / record.image
+        if target.exists():
+            raise FaceSetError(f"{target}: exists; refusing to overwrite it")
+        if self._pending is None:
+            self._pending = open(self.root / PENDING_NAME, "a", encoding="utf-8")
+        self._pending.write(record.image + "\n")
+        self._pending.flush()
+        if self.durable:
+            os.fsync(self._pending.fileno())
+        write_image(target, image, overwrite=False, fsync=self.durable)
+        line = json.dumps(record.to_json(), separators=(",", ":")) + "\n"
+        data = (b"\n" if self._open_tail else b"") + line.encode("utf-8")
+        while data:  # one write for a record in practice; loop for short writes
+            data = data[os.write(self._fd, data):]
+        self._open_tail = False
+        if self.durable:
+            fsync_dir(target.parent)
+            os.fsync(self._fd)
         self.records.append(record)
         self._images.add(record.image)
-        self._dirty += 1
-        if self._dirty >= self.flush_every:
-            self.flush()
         return record
 
     def flush(self) -> None:
-        """Rewrite the index atomically with every record added so far."""
-        write_index(self.root, self.records)
-        self._dirty = 0
+        """Make every record added so far durable (``fsync`` the index)."""
+        if self._fd is not None:
+            os.fsync(self._fd)
 
     def close(self) -> None:
-        """Flush the index."""
-        self.flush()
+        """Sync the index, forget the pending list, release the lock. Safe to call twice."""
+        if self._fd is None:
+            return
+        try:
+            os.fsync(self._fd)
+            self._clear_pending()
+        finally:
+            os.close(self._fd)
+            self._fd = None
 
     def faceset(self) -> FaceSet:
         """Flush and return the written FaceSet."""

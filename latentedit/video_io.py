@@ -9,10 +9,9 @@ from typing import Iterator
 
 import numpy as np
 
+from ._optional import require
 from .errors import ImageReadError
-
-#: File extensions treated as video.
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+from .media import VIDEO_EXTENSIONS  # noqa: F401  (re-exported: the one list lives in latentedit.media)
 
 
 class VideoReadError(ImageReadError):
@@ -39,7 +38,7 @@ class VideoInfo:
 
 
 def _open(path: Path):
-    import av
+    av = require("av", "reading video")
 
     if not path.is_file():
         raise VideoReadError(f"{path}: file not found")

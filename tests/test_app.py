@@ -301,7 +301,7 @@ def test_cli_app_refuses_missing_and_tampered_models(tmp_path, model_dir, capsys
     from latentedit.manifest import write_manifest
 
     assert main(["app", str(tmp_path / "nowhere")]) == 2
-    assert "nowhere: model folder not found" in capsys.readouterr().err
+    assert "nowhere: no such model folder, and not a model name" in capsys.readouterr().err
     copy = tmp_path / "shipped"
     shutil.copytree(model_dir, copy)
     write_manifest(copy)

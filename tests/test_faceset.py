@@ -90,17 +90,20 @@ def test_writer_refuses_to_overwrite(tmp_path):
     assert (tmp_path / "fs" / "faces.jsonl").read_bytes().startswith(before)
 
 
-def test_crash_mid_write_keeps_last_complete_index(tmp_path):
-    """A writer that dies before flushing leaves the previous complete index, never a partial line."""
+def test_abandoned_writer_has_indexed_every_added_face(tmp_path):
+    """The index is append-only: a writer that dies without close() has already indexed every face."""
     root = tmp_path / "fs"
-    w = FaceSetWriter(root, flush_every=2)
+    w = FaceSetWriter(root)
     for i in range(3):
         w.add(_image(i), _record(f"{i:03d}"))
-    # Simulate a crash: the writer is abandoned without close(); record 3 was never indexed.
+    # Simulate a crash: the writer is abandoned without close().
     text = (root / "faces.jsonl").read_text()
-    assert text.endswith("\n") and len(text.splitlines()) == 2
-    assert len(FaceSet(root)) == 2
+    assert text.endswith("\n") and len(text.splitlines()) == 3
+    assert [r.image for r in FaceSet(root).records] == [f"images/{i:03d}.png" for i in range(3)]
     assert not list(root.glob(".*.tmp*"))
+    with pytest.raises(FaceSetError, match="another process is writing this FaceSet"):
+        FaceSetWriter(root, mode="append")  # the index stays locked while a writer holds it
+    w.close()
 
 
 def test_writer_crash_in_subprocess_leaves_valid_index(tmp_path):
@@ -114,7 +117,52 @@ def test_writer_crash_in_subprocess_leaves_valid_index(tmp_path):
         "os._exit(1)\n")
     subprocess.run([sys.executable, "-c", code], check=False)
     fs = FaceSet(root)
-    assert len(fs) == 6  # two full flushes of 3; the 7th record was never half-written
+    assert len(fs) == 7  # every added face, although the writer never closed
+    with FaceSetWriter(root, mode="append") as w:  # the lock died with the process
+        assert len(w.records) == 7
+
+
+def test_reopening_after_a_kill_drops_torn_line_and_orphan(tmp_path):
+    """What kill -9 can leave mid-add: a crop with no record, a half-written line, a temp file."""
+    root = tmp_path / "fs"
+    _write(root, n=2)
+    index = root / "faces.jsonl"
+    good = index.read_bytes()
+    line = json.dumps(_record("002").to_json()) + "\n"
+    index.write_bytes(good + line[:50].encode())  # the line being written when the process died
+    (root / "images" / "002.png").write_bytes(b"orphan crop")
+    (root / "images" / "003.png").write_bytes(b"orphan crop, index line never started")
+    (root / ".faces.pending").write_text("images/000.png\nimages/002.png\nimages/003.png\n")
+    temp = root / "images" / ".004.png.999999-abcd1234.tmp.png"
+    temp.write_bytes(b"half a png")
+    user = [root / "images" / "mine.png", root / "images" / ".004.png.tmp.png", root / "notes.tmp"]
+    for p in user:
+        p.write_bytes(b"the user's")
+    with pytest.warns(RuntimeWarning, match=r"faces.jsonl line 3: dropped a half-written last line"):
+        assert len(FaceSet(root)) == 2  # readers skip the torn line too
+    with pytest.warns(RuntimeWarning, match="half-written"):
+        w = FaceSetWriter(root, mode="append")
+    assert index.read_bytes() == good
+    assert not (root / "images" / "002.png").exists() and not (root / "images" / "003.png").exists()
+    assert (root / "images" / "000.png").is_file()  # named in the pending list but indexed: kept
+    assert not temp.exists() and all(p.read_bytes() == b"the user's" for p in user)
+    assert not (root / ".faces.pending").exists()
+    assert w.next_name() == "images/000002.png"
+    w.add(_image(2), _record("002"))
+    w.close()
+    assert not (root / ".faces.pending").exists()
+    assert [r.image for r in FaceSet(root).records] == ["images/000.png", "images/001.png", "images/002.png"]
+
+
+def test_old_index_without_final_newline_is_appended_to(tmp_path):
+    root = tmp_path / "fs"
+    _write(root, n=2)
+    index = root / "faces.jsonl"
+    index.write_bytes(index.read_bytes().rstrip(b"\n"))  # hand-edited, or written by another tool
+    assert len(FaceSet(root)) == 2
+    with FaceSetWriter(root, mode="append") as w:
+        w.add(_image(5), _record("005"))
+    assert len(FaceSet(root)) == 3 and index.read_bytes().endswith(b"}\n")
 
 
 @pytest.mark.parametrize("mutate, message", [

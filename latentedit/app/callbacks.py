@@ -18,6 +18,7 @@ import numpy as np
 from .._io import atomic_write_text, read_image, write_image
 from ..errors import ImageReadError, LatentEditError, NoFaceError
 from ..landmarks import REGIONS
+from ..media import IMAGE_EXTENSIONS
 
 #: Region choices shown in the app ("none" = no region confinement).
 REGION_CHOICES: tuple[str, ...] = ("none",) + tuple(REGIONS)
@@ -25,8 +26,8 @@ REGION_CHOICES: tuple[str, ...] = ("none",) + tuple(REGIONS)
 DEFAULT_IDENTITY = "(model default)"
 #: Slider range and step (alpha, in std units along each boundary normal).
 SLIDER_MIN, SLIDER_MAX, SLIDER_STEP = -3.0, 3.0, 0.1
-#: Image suffixes accepted in uploads and zips.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+#: Image suffixes accepted in uploads and zips (the one list: latentedit.media).
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS
 #: Largest side of the images sent back for display (the download keeps full resolution).
 DISPLAY_MAX_SIDE = 1024
 
@@ -77,7 +78,7 @@ def read_upload(path: str | os.PathLike | None, limits: AppLimits | None = None)
         raise ImageReadError(str(exc).replace(str(path), path.name)) from None
     h, w = image.shape[:2]
     if h * w > limits.max_pixels:
-        raise ImageReadError(f"{path.name}: {w}x{h} is over the app's {limits.max_pixels / 1e6:.0f} MP limit")
+        raise ImageReadError(f"{path.name}: {w}x{h} is over the app's {limits.max_pixels / 1e6:g} MP limit")
     return image
 
 
@@ -134,6 +135,9 @@ def find_faces(editor, image: np.ndarray, aligned: bool, source: str) -> list:
         faces = editor.find_faces(image, aligned=aligned, all_faces=True)
     except NoFaceError:
         raise NoFaceError(f"{source}: no face found{hint}") from None
+    except LatentEditError as exc:  # e.g. too small: the editor only saw an array labelled "image"
+        msg = str(exc)
+        raise type(exc)(f"{source}: {msg[len('image: '):]}" if msg.startswith("image: ") else msg) from None
     if not faces:
         raise NoFaceError(f"{source}: no face found{hint}")
     for face in faces:
@@ -174,6 +178,7 @@ def build_recipe(attributes: Sequence[str], values: Sequence[float], holds: Sequ
         LatentEditError: a control value is invalid (unknown region/colour mode, wrong count).
     """
     from ..edit import MergeOptions, Recipe
+    from ..edit.recipe import MAX_ALPHA
 
     attributes = list(attributes)
     if len(values) != len(attributes) or len(holds) != len(attributes):
@@ -191,6 +196,8 @@ def build_recipe(attributes: Sequence[str], values: Sequence[float], holds: Sequ
             raise LatentEditError(f"slider {name!r}: {v!r} is not a number") from None
         if not np.isfinite(v):
             raise LatentEditError(f"slider {name!r}: {v!r} is not finite")
+        if abs(v) > MAX_ALPHA:  # API clients can send any number; the recipe's own limit, named here
+            raise LatentEditError(f"slider {name!r}: {v:g} is outside {-MAX_ALPHA:g}..{MAX_ALPHA:g}")
         if v != 0.0:
             edits[name] = round(v, 4)
     hold = [a for a, h in zip(attributes, holds) if h and a not in edits]
@@ -312,9 +319,12 @@ def read_text_upload(path: str | os.PathLike | None, max_bytes: int = 1 << 20) -
     if not path:
         raise LatentEditError("no recipe file uploaded")
     path = Path(path)
-    if path.stat().st_size > max_bytes:
-        raise LatentEditError(f"{path.name}: {path.stat().st_size} bytes is too large for a recipe")
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LatentEditError(f"{path.name}: {size} bytes is too large for a recipe (limit {max_bytes} bytes)")
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise LatentEditError(f"{path.name}: not a UTF-8 text (JSON) file") from None
+    except OSError as exc:  # the upload vanished from the server's temp folder, or is a folder
+        raise LatentEditError(f"{path.name}: cannot read the uploaded file ({exc.strerror or exc})") from None

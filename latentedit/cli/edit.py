@@ -2,11 +2,21 @@
 
 Shared with ``latentedit swap`` (which forces ``--identity``). Every output is written atomically
 under a fresh name (existing files are never replaced), plus ``summary.json`` listing each input's
-outputs or error. Exit code 0 when every input succeeded, 1 when some failed.
+outputs or error. Exit code 0 when every input succeeded, 1 when some failed, 2 when every input
+failed or a user error stopped the run before any work (each failure is one line on stderr).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+from ..errors import LatentEditError
+from ._checks import bounded_float, bounded_int, check_output_dir
+
+#: Faces per batch accepted by ``--batch``.
+MAX_BATCH = 1024
+#: Largest ``--smooth`` (Gaussian sigma in video frames).
+MAX_SMOOTH = 100.0
 
 
 def add_parser(sub):
@@ -19,14 +29,17 @@ def add_parser(sub):
 
 def add_common_arguments(p, identity_required: bool) -> None:
     """Arguments shared by ``edit`` and ``swap``."""
-    from ..edit.recipe import BLEND_MODES, COLOR_MODES, RECIPE_REGIONS
+    from ..edit.recipe import BLEND_MODES, COLOR_MODES, MAX_ALPHA, MAX_MASK_PIXELS, RECIPE_REGIONS
+    from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
     p.add_argument("model", metavar="MODEL", help="pretrained model folder or training run folder")
     p.add_argument("inputs", metavar="INPUT", nargs="+",
-                   help="image/video files, folders of them, or FaceSet folders")
+                   help=f"image ({' '.join(IMAGE_EXTENSIONS)}) or video ({' '.join(VIDEO_EXTENSIONS)}) files, "
+                        "folders of them, or FaceSet folders")
     p.add_argument("--out", required=True, help="output folder (created; existing files are never replaced)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=ALPHA",
-                   help="edit strength: a step along the unit normal in std units, e.g. smile=1.5 (repeatable)")
+                   help=f"edit strength: a step along the unit normal in std units, -{MAX_ALPHA:g}..{MAX_ALPHA:g}, "
+                        "e.g. smile=1.5 (repeatable)")
     p.add_argument("--hold", action="append", default=[], metavar="NAME",
                    help="attribute held fixed while editing (repeatable)")
     p.add_argument("--region", choices=RECIPE_REGIONS, default=None, help="confine the edit to a face region")
@@ -35,15 +48,21 @@ def add_common_arguments(p, identity_required: bool) -> None:
                                                                                  "decoder)"))
     p.add_argument("--color", choices=COLOR_MODES, default=None, help="colour transfer (default rct)")
     p.add_argument("--blend", choices=BLEND_MODES, default=None, help="blend mode (default alpha)")
-    p.add_argument("--erode", type=int, default=None, help="mask erosion in pixels (negative dilates)")
-    p.add_argument("--feather", type=int, default=None, help="mask feather in pixels (default: scales with size)")
+    p.add_argument("--erode", type=bounded_int(-MAX_MASK_PIXELS, MAX_MASK_PIXELS), default=None,
+                   help=f"mask erosion in crop pixels, -{MAX_MASK_PIXELS}..{MAX_MASK_PIXELS} (negative dilates; "
+                        "default 0)")
+    p.add_argument("--feather", type=bounded_int(0, MAX_MASK_PIXELS), default=None,
+                   help=f"mask feather in crop pixels, 0..{MAX_MASK_PIXELS} (default: scales with the crop size)")
     p.add_argument("--recipe", default=None, help="recipe JSON; the flags above override its fields")
     p.add_argument("--boundaries", default=None, help="boundaries folder (default: MODEL/boundaries)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
-    p.add_argument("--smooth", type=float, default=2.0,
-                   help="videos: temporal smoothing (Gaussian sigma in frames) of codes and alignment (default 2)")
-    p.add_argument("--batch", type=int, default=32, help="faces per batch (default 32)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+    p.add_argument("--smooth", type=bounded_float(0.0, MAX_SMOOTH), default=2.0,
+                   help=f"videos: temporal smoothing (Gaussian sigma in frames, 0..{MAX_SMOOTH:g}) of codes and "
+                        "alignment (default 2)")
+    p.add_argument("--batch", type=bounded_int(1, MAX_BATCH), default=32,
+                   help=f"faces per batch, 1..{MAX_BATCH} (default 32)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="cpu, cuda or cuda:N (default: cuda when available)")
 
 
 def build_recipe(args):
@@ -78,22 +97,25 @@ def run(args) -> int:
 
 
 def run_edit(args) -> int:
-    """Run ``edit`` / ``swap``: write outputs and ``summary.json``; return 0, or 1 if any input failed."""
+    """Run ``edit`` / ``swap``: write outputs and ``summary.json``; return 0, 1 if some inputs failed,
+    2 if every input failed.
+
+    Raises:
+        LatentEditError: before any work, for an unusable ``--out``, recipe, model or set of inputs.
+    """
     from ..edit.batch import expand_inputs
     from ..edit.editor import Editor
-    from ..errors import LatentEditError
 
-    if args.batch < 1:
-        raise LatentEditError(f"--batch must be ≥ 1, got {args.batch}")
+    out = check_output_dir(args.out)  # before loading anything: a bad --out costs nothing
     recipe = build_recipe(args)
+    check_inputs(args.inputs)
     editor = Editor.from_pretrained(args.model, boundaries=args.boundaries, device=args.device)
     recipe.validate(editor.attributes, editor.identities, where=args.recipe or "command line")
-    out = Path(args.out)
+    jobs = expand_inputs(args.inputs)  # reads FaceSet indexes: a malformed one stops the run here
     if out.exists() and not out.is_dir():
-        raise LatentEditError(f"--out {out} exists and is not a folder")
+        raise LatentEditError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     writer = _Outputs(out)
-    jobs = expand_inputs(args.inputs)
     videos = [j for j in jobs if j.kind == "video"]
     records: list[dict] = []
 
@@ -119,9 +141,41 @@ def run_edit(args) -> int:
     atomic_write_json(path, summary, overwrite=False)
     n_fail = summary["n_failed"]
     print(f"{summary['n_ok']} input(s) edited, {n_fail} failed; outputs in {out}; summary: {path}")
-    for r in summary["failures"]:
-        print(f"  failed: {r['error']}")
-    return 1 if n_fail else 0
+    every_input_failed = n_fail and not summary["n_ok"]
+    for r in summary["failures"]:  # one line each, on stderr
+        kind = "error" if every_input_failed else "failed"
+        print(f"latentedit {getattr(args, 'command', 'edit')}: {kind}: {_one_line(r['error'])}", file=sys.stderr)
+    return 2 if every_input_failed else 1 if n_fail else 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def check_inputs(inputs) -> None:
+    """Refuse the run before loading the model when no INPUT can be used at all (each is missing,
+    or a file of a type that is neither an image nor a video). When some can, the run goes ahead
+    and the others are reported per input in ``summary.json``.
+
+    Raises:
+        LatentEditError: naming the first unusable input (and how many more there are).
+    """
+    from ..media import MEDIA_EXTENSIONS, describe_accepted
+
+    problems = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            return
+        if not p.exists():
+            problems.append(f"{p}: no such file or folder")
+        elif p.suffix.lower() not in MEDIA_EXTENSIONS:
+            problems.append(f"{p}: not an image or video file name (accepted: {describe_accepted()})")
+        else:
+            return
+    if problems:
+        more = f" (and {len(problems) - 1} more input(s) like it)" if len(problems) > 1 else ""
+        raise LatentEditError(f"INPUT {problems[0]}{more}")
 
 
 def _job_inputs(jobs):

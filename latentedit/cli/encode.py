@@ -1,6 +1,11 @@
 """``latentedit encode MODEL FACESET --out latents.safetensors``: latent codes + attributes, row by row."""
 from __future__ import annotations
 
+from ._checks import bounded_int, check_output_file
+
+#: ``--batch`` and ``--workers`` ranges.
+MAX_BATCH, MAX_WORKERS = 4096, 64
+
 
 def add_parser(sub):
     p = sub.add_parser("encode", help="encode a FaceSet into latent codes with its attributes",
@@ -12,22 +17,22 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="output .safetensors file (never overwritten unless --overwrite)")
     p.add_argument("--attribute", nargs="+", default=None, metavar="NAME",
                    help="attribute columns to keep (default: all of the FaceSet's)")
-    p.add_argument("--batch", type=int, default=64, help="faces per forward pass (default 64)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+    p.add_argument("--batch", type=bounded_int(1, MAX_BATCH), default=64,
+                   help=f"faces per forward pass, 1..{MAX_BATCH} (default 64)")
+    p.add_argument("--workers", type=bounded_int(0, MAX_WORKERS), default=0,
+                   help=f"DataLoader worker processes, 0..{MAX_WORKERS} (default 0)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     return p
 
 
 def run(args) -> int:
     from ..edit.editor import load_model
-    from ..errors import LatentEditError
     from ..faceset import FaceSet
     from ..latent.encode import encode_faceset
 
-    if args.batch < 1:
-        raise LatentEditError(f"--batch must be ≥ 1, got {args.batch}")
-    out = _check_out(args.out, args.overwrite)
+    out = check_output_file(args.out, "--out", overwrite=args.overwrite, suffixes=(".safetensors",))
     faceset = FaceSet(args.faceset)
     model = load_model(args.model, args.device)
     table = encode_faceset(model, faceset, attributes=args.attribute, batch_size=args.batch,
@@ -37,15 +42,3 @@ def run(args) -> int:
           f"{len(table.attribute_names)} attributes to {out}")
     return 0
 
-
-def _check_out(path, overwrite: bool):
-    from pathlib import Path
-
-    from ..errors import LatentEditError
-
-    out = Path(path)
-    if out.suffix != ".safetensors":
-        raise LatentEditError(f"--out {out}: use a .safetensors file name")
-    if out.exists() and not overwrite:
-        raise LatentEditError(f"--out {out} already exists; refusing to overwrite it (pass --overwrite)")
-    return out

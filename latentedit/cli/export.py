@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import LatentEditError
+from ._checks import bounded_float, check_output_dir
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -18,7 +18,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--onnx", metavar="DIR", required=True, help="output folder (must not hold earlier exports)")
     p.add_argument("--identity", action="append", default=None, metavar="NAME",
                    help="export only this decoder (repeatable; default: all)")
-    p.add_argument("--atol", type=float, default=None, help="largest accepted difference (default 1e-3)")
+    p.add_argument("--atol", type=bounded_float(0.0, 1.0, lo_open=True), default=None,
+                   help="largest accepted difference, > 0 and ≤ 1 (default 1e-3)")
     return p
 
 
@@ -28,8 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models import load_model
 
     atol = DEFAULT_ATOL if args.atol is None else args.atol
-    if not atol > 0:
-        raise LatentEditError(f"--atol must be positive, got {args.atol}")
+    check_output_dir(args.onnx, "--onnx")
     model = load_model(args.model)
     result = export_onnx(model, args.onnx, identities=args.identity, atol=atol, model_source=str(args.model))
     print(f"{'graph':<28} {'input':<30} {'max |onnx - torch|':>18}")

@@ -1,6 +1,11 @@
 """``latentedit fit MODEL [FACESET] --attribute NAME... --out DIR``: one boundary per attribute."""
 from __future__ import annotations
 
+from ._checks import bounded_float, bounded_int, check_output_dir, seed_arg
+
+#: ``--batch`` range (faces per forward pass when encoding).
+MAX_BATCH = 4096
+
 
 def add_parser(sub):
     from ..latent.fitter import METHODS
@@ -19,11 +24,15 @@ def add_parser(sub):
                    help="auto = ridge for continuous scores, logistic for binary labels (default auto)")
     p.add_argument("--condition", nargs="+", default=[], metavar="NAME",
                    help="make every fitted direction orthogonal to these attributes' directions")
-    p.add_argument("--ratio", type=float, default=0.02, help="svm: top/bottom fraction of scores (default 0.02)")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="held-out fraction (default 0.2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
-    p.add_argument("--batch", type=int, default=64, help="faces per forward pass when encoding (default 64)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+    p.add_argument("--ratio", type=bounded_float(0.0, 0.5, lo_open=True), default=0.02,
+                   help="svm: top/bottom fraction of scores, > 0 and ≤ 0.5 (default 0.02)")
+    p.add_argument("--val-fraction", type=bounded_float(0.01, 0.9), default=0.2,
+                   help="held-out fraction, 0.01..0.9 (default 0.2)")
+    p.add_argument("--seed", type=seed_arg(), default=0, help="seed of the held-out split, 0..2^32-1 (default 0)")
+    p.add_argument("--batch", type=bounded_int(1, MAX_BATCH), default=64,
+                   help=f"faces per forward pass when encoding, 1..{MAX_BATCH} (default 64)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--overwrite", action="store_true", help="replace existing boundaries of these attributes")
     return p
 
@@ -42,11 +51,16 @@ def run(args) -> int:
     if (args.faceset is None) == (args.latents is None):
         raise LatentEditError("give either FACESET or --latents (exactly one)")
     out = Path(args.out) if args.out else model_folder(args.model) / "boundaries"
+    check_output_dir(out, "--out" if args.out else "boundaries folder")
     if not args.overwrite:
         taken = [n for n in args.attribute if (out / f"{n}.json").exists() or (out / f"{n}.safetensors").exists()]
         if taken:
             raise LatentEditError(f"{out}: boundaries for {', '.join(taken)} already exist; pass --overwrite "
                                   "or choose another --out")
+    from ..manifest import manifest_owners, verify_manifest
+
+    for owner in manifest_owners(out):  # a manifested model: refuse before encoding if it does not verify
+        verify_manifest(owner)          # (never bless tampering); Boundary.save re-writes its manifest
     model = load_model(args.model, args.device)
     model_id = str(model.model_id)
     needed = list(dict.fromkeys(args.attribute + args.condition))

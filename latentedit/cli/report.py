@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import LatentEditError
+from ..edit.recipe import MAX_ALPHA
+from ._checks import bounded_float, bounded_int, check_output_dir, seed_arg
+
+#: Most faces one report sweeps (``--n``) and most alphas in ``--alphas``.
+MAX_FACES, MAX_ALPHAS = 100_000, 64
 
 
 def _floats(text: str) -> list[float]:
@@ -18,6 +22,11 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
     if not vals:
         raise argparse.ArgumentTypeError("expected at least one alpha")
+    if len(vals) > MAX_ALPHAS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_ALPHAS} alphas, got {len(vals)}")
+    for v in vals:
+        if not -MAX_ALPHA <= v <= MAX_ALPHA:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"each alpha must be in {-MAX_ALPHA:g}..{MAX_ALPHA:g}, got {v:g}")
     return vals
 
 
@@ -32,8 +41,8 @@ def add_parser(sub):
     p.add_argument("faceset", help="FaceSet folder with the faces to edit")
     p.add_argument("--attribute", required=True, help="boundary attribute to sweep")
     p.add_argument("--alphas", type=_floats, default=[-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0],
-                   help="comma-separated edit strengths in std units; write --alphas=-3,-1,1,3 when the list starts "
-                   "with a minus (default -3,-2,-1,0,1,2,3; 0 is always added)")
+                   help=f"comma-separated edit strengths in std units, each in -{MAX_ALPHA:g}..{MAX_ALPHA:g}; write "
+                   "--alphas=-3,-1,1,3 when the list starts with a minus (default -3,-2,-1,0,1,2,3; 0 is always added)")
     p.add_argument("--hold", action="append", default=[], metavar="ATTR[,ATTR]",
                    help="attributes held fixed (repeatable or comma-separated)")
     p.add_argument("--region", default="none", help="confine the edit to a region: none, face, eyes, brows, "
@@ -41,9 +50,11 @@ def add_parser(sub):
     p.add_argument("--identity", default=None, help="decoder to use (default: each face's own, else the model's "
                    "default)")
     p.add_argument("--boundaries", default=None, help="boundaries folder (default MODEL/boundaries)")
-    p.add_argument("--n", type=int, default=64, help="faces to sweep (seeded random subset; default 64)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the face subset")
-    p.add_argument("--margin", type=float, default=0.25, help="success margin in oracle-std units (default 0.25)")
+    p.add_argument("--n", type=bounded_int(1, MAX_FACES), default=64,
+                   help=f"faces to sweep, 1..{MAX_FACES} (seeded random subset; default 64)")
+    p.add_argument("--seed", type=seed_arg(), default=0, help="seed of the face subset, 0..2^32-1 (default 0)")
+    p.add_argument("--margin", type=bounded_float(0.0, 10.0), default=0.25,
+                   help="success margin in oracle-std units, 0..10 (default 0.25)")
     p.add_argument("--oracle", choices=("auto", "synth", "landmarks"), default="auto",
                    help="auto: synth when the FaceSet's labels are SynthFaces ground truth, else landmarks")
     p.add_argument("--oracle-dir", default=None, help="SynthFaces oracle folder (default pretrained/oracle or "
@@ -65,8 +76,7 @@ def run(args) -> int:
     from ..edit.report import edit_report
     from ..metrics import load_lpips
 
-    if args.n < 1:
-        raise LatentEditError(f"--n must be ≥ 1, got {args.n}")
+    check_output_dir(args.out)  # before the sweep: a bad --out costs nothing
     torch.set_num_threads(min(2, torch.get_num_threads()))
     hold = [h for item in args.hold for h in item.split(",") if h]
     lp = load_lpips() if args.lpips else None

@@ -11,6 +11,7 @@ import json
 import os
 
 from ..errors import LatentEditError
+from ._checks import SEED_MAX, bounded_float, bounded_int, check_output_dir, range_text
 
 #: Options not exposed as plain ``--flag VALUE`` pairs (handled explicitly below).
 _SPECIAL = {"data", "generic", "out", "size", "flip", "compile", "resume", "dry_run", "progress",
@@ -61,6 +62,38 @@ _HELP = {
 }
 
 
+#: Documented range of every numeric option: name -> (lo, hi, lo_open). Checked by argparse before
+#: anything is loaded; the model widths use the ModelConfig limits (latentedit.models.config.LIMITS).
+_STEPS_MAX = 100_000_000
+_WEIGHT_MAX = 1000.0
+_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "steps": (1, _STEPS_MAX, False), "batch": (1, 4096, False), "seed": (0, SEED_MAX, False),
+    "gan_start": (0, _STEPS_MAX, False), "latent_disc_start": (0, _STEPS_MAX, False),
+    "threads": (1, 1024, False), "checkpoint_every": (1, _STEPS_MAX, False), "keep_checkpoints": (1, 1000, False),
+    "preview_every": (1, _STEPS_MAX, False), "log_every": (1, _STEPS_MAX, False), "max_rollbacks": (0, 100, False),
+    "lr": (0.0, 1.0, True), "disc_lr": (0.0, 1.0, True), "weight_decay": (0.0, 1.0, False),
+    "beta1": (0.0, 0.999, False), "clip_grad": (0.0, 1e6, False), "background": (0.0, 1.0, False),
+    "warp": (0.0, 10.0, False), "rotate": (0.0, 180.0, False), "scale": (0.0, 1.0, False),
+    "shift": (0.0, 1.0, False), "color_jitter": (0.0, 1.0, False),
+    **{w: (0.0, _WEIGHT_MAX, False) for w in ("dssim", "l1", "mask_loss", "eyes_mouth", "lpips", "generic_weight",
+                                              "aux", "gan_power", "latent_disc")},
+}
+
+
+def _numeric_type(name: str, kind: type):
+    """The bounded argparse type of numeric option ``name`` (None when it has no documented range)."""
+    from ..models.config import LIMITS
+
+    if name in LIMITS:
+        return bounded_int(1, LIMITS[name]), range_text(1, LIMITS[name])
+    if name not in _BOUNDS:
+        return None, ""
+    lo, hi, lo_open = _BOUNDS[name]
+    if kind is int:
+        return bounded_int(int(lo), int(hi)), range_text(int(lo), int(hi))
+    return bounded_float(lo, hi, lo_open=lo_open), (f"> {lo:g} and ≤ {hi:g}" if lo_open else range_text(lo, hi))
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -90,9 +123,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
             continue
         choices = {"latent_disc_mode": ("prior", "identity"), "amp": ("auto", "bf16", "off"),
                    "channels_last": ("auto", "on", "off")}.get(f.name)
-        shown = "" if default is None else f" (default: {default})"
-        p.add_argument(_flag(f.name), type=kind, default=default, choices=choices,
-                       help=_HELP.get(f.name, f.name.replace("_", " ")) + shown)
+        bounded, span = _numeric_type(f.name, kind) if kind in (int, float) else (None, "")
+        shown = "; ".join(s for s in (span, "" if default is None else f"default: {default}") if s)
+        p.add_argument(_flag(f.name), type=bounded or kind, default=default, choices=choices,
+                       help=_HELP.get(f.name, f.name.replace("_", " ")) + (f" ({shown})" if shown else ""))
     p.add_argument("--no-flip", dest="flip", action="store_false", help="no random horizontal flips")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
@@ -128,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     from ..train import train
 
     cfg = config_from_args(args)
+    if not cfg.dry_run:
+        check_output_dir(cfg.out)  # before the data is loaded: a bad --out costs nothing
     summary = train(cfg)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0

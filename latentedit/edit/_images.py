@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LatentEditError
+from ..media import MIN_IMAGE_SIDE
 
 
 def alignment_template(faceset, size: int, limit: int = 2000) -> np.ndarray:
@@ -43,8 +44,11 @@ def _as_image(image, label: str) -> np.ndarray:
         raise LatentEditError(f"{label}: expected a uint8 RGB image, got dtype {arr.dtype}")
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or min(arr.shape[:2]) < 8:
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise LatentEditError(f"{label}: expected an H×W×3 RGB image, got shape {arr.shape}")
+    if min(arr.shape[:2]) < MIN_IMAGE_SIDE:
+        raise LatentEditError(f"{label}: image is {arr.shape[1]}×{arr.shape[0]} pixels, too small to hold a face "
+                              f"(the minimum is {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE})")
     return np.ascontiguousarray(arr[..., :3])
 
 

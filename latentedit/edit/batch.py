@@ -13,9 +13,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import LatentEditError
+from ..media import IMAGE_EXTENSIONS as IMAGE_SUFFIXES, VIDEO_EXTENSIONS as VIDEO_SUFFIXES
 from .recipe import Recipe
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
@@ -38,7 +37,7 @@ def expand_inputs(inputs) -> list[Job]:
         LatentEditError: for an input of an unsupported type.
     """
     from ..faceset import INDEX_NAME, FaceSet
-    from .editor import VIDEO_SUFFIXES, Face
+    from .editor import Face
 
     if isinstance(inputs, (str, os.PathLike, np.ndarray, Face, FaceSet)):
         inputs = [inputs]

@@ -21,7 +21,7 @@ from ..errors import LatentEditError, NoFaceError
 from ._images import _as_image, _resize, _to_uint8, _warp_antialiased, alignment_template  # noqa: F401
 from .recipe import Recipe
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+from ..media import VIDEO_EXTENSIONS as VIDEO_SUFFIXES  # noqa: F401  (the one list: latentedit.media)
 
 
 @dataclass
@@ -79,12 +79,15 @@ class EditResult:
 
 
 def resolve_device(device=None):
-    """``device`` as a torch device; None picks CUDA when available, else CPU."""
-    import torch
+    """``device`` as a torch device; None picks CUDA when available, else CPU.
 
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    Raises:
+        LatentEditError: an unknown device name or one this machine lacks (see
+            :func:`latentedit.devices.check_device`).
+    """
+    from ..devices import check_device
+
+    return check_device(device)
 
 
 def load_model(model_dir: str | os.PathLike, device=None):

@@ -31,6 +31,8 @@ import torch.nn.functional as F
 
 from .._io import atomic_path, atomic_write_json
 from ..errors import LatentEditError, ModelFormatError
+from ..manifest import verify_manifest, write_manifest
+from ..pretrained import ORACLE, SHIPPED_DIR
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -40,10 +42,10 @@ ORACLE_ENV = "LATENTEDIT_ORACLE"
 
 
 def default_oracle_dir() -> Path:
-    """``$LATENTEDIT_ORACLE`` if set, else the shipped ``pretrained/oracle`` of the repository."""
+    """``$LATENTEDIT_ORACLE`` if set, else the oracle shipped with the package."""
     if os.environ.get(ORACLE_ENV):
         return Path(os.environ[ORACLE_ENV])
-    return Path(__file__).resolve().parents[2] / "pretrained" / "oracle"
+    return SHIPPED_DIR / ORACLE
 
 
 class OracleNet(nn.Module):
@@ -187,11 +189,13 @@ class AttributeOracle:
             The oracle, in eval mode.
 
         Raises:
-            ModelFormatError: naming the file if the folder, config or weights are missing or invalid.
+            ModelFormatError: naming the file if the folder, config or weights are missing or invalid,
+                or if the folder has a ``MANIFEST.sha256`` (the shipped one does) it does not verify.
         """
         from safetensors.torch import load_file
 
         directory = Path(directory)
+        verify_manifest(directory)  # refuse unsafe entries, unlisted or modified files before reading any
         cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
         for p in (cfg_path, w_path):
             if not p.is_file():
@@ -563,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
+        manifested = verify_manifest(args.out)  # re-trained into a manifested folder: keep it loadable
         oracle = train_oracle(args.out, args.n_images, args.size, args.seed, args.steps, args.batch_size,
                               lr=args.lr, n_heldout=args.n_heldout, max_cpu_minutes=args.max_cpu_minutes,
                               overwrite=args.overwrite, init=args.init)
@@ -572,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
     from .._io import atomic_write_text
 
     atomic_write_text(Path(args.out) / "README.md", model_card(oracle))
+    if manifested:
+        write_manifest(args.out)
     print(heldout_table(oracle))
     print(f"saved to {args.out}")
     return 0

@@ -19,6 +19,14 @@ from ..landmarks import REGIONS
 from ..merge import BLEND_MODES, COLOR_MODES  # one definition of the merge modes
 RECIPE_REGIONS = ("none",) + tuple(REGIONS)
 RECIPE_FORMAT_VERSION = 1
+#: Largest |alpha| any recipe accepts (CLI ``--set``, recipe files, the API and the app): a step of
+#: 10 std along a normal is far outside the codes the model was trained on and decodes noise, and
+#: ``--set smile=1e30`` would otherwise be accepted silently. The app's sliders span a narrower
+#: range (``latentedit.app.callbacks.SLIDER_MIN/MAX``); stronger edits go through the CLI or API.
+MAX_ALPHA = 10.0
+#: Largest |erode| and feather in crop pixels (the largest model crop is 256 px, so a larger value
+#: only empties the mask; ``--erode 100000`` made OpenCV ask for a 40 GB kernel).
+MAX_MASK_PIXELS = 128
 
 
 class RecipeError(LatentEditError):
@@ -48,9 +56,13 @@ class MergeOptions:
                               f"{', '.join(BLEND_MODES)}")
         if isinstance(self.erode, bool) or not isinstance(self.erode, int):
             raise RecipeError(f"{where}.erode: must be an integer number of pixels, got {self.erode!r}")
+        if not -MAX_MASK_PIXELS <= self.erode <= MAX_MASK_PIXELS:
+            raise RecipeError(f"{where}.erode: must be in {-MAX_MASK_PIXELS}..{MAX_MASK_PIXELS} pixels, "
+                              f"got {self.erode}")
         if self.feather is not None and (isinstance(self.feather, bool) or not isinstance(self.feather, int)
-                                         or self.feather < 0):
-            raise RecipeError(f"{where}.feather: must be null or an integer ≥ 0, got {self.feather!r}")
+                                         or not 0 <= self.feather <= MAX_MASK_PIXELS):
+            raise RecipeError(f"{where}.feather: must be null or an integer in 0..{MAX_MASK_PIXELS} pixels, "
+                              f"got {self.feather!r}")
         return self
 
 
@@ -93,9 +105,16 @@ class Recipe:
                 raise RecipeError(f"{where}: field 'edits': attribute names must be non-empty strings, got {name!r}")
             if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
                 raise RecipeError(f"{where}: field 'edits.{name}': alpha must be a number, got {alpha!r}")
-            if not math.isfinite(alpha):
-                raise RecipeError(f"{where}: field 'edits.{name}': alpha must be finite, got {alpha}")
-            clean[name] = float(alpha)
+            try:
+                value = float(alpha)
+            except OverflowError:  # a JSON integer with hundreds of digits
+                value = math.inf if alpha > 0 else -math.inf
+            if not math.isfinite(value):
+                raise RecipeError(f"{where}: field 'edits.{name}': alpha must be finite, got {value}")
+            if abs(value) > MAX_ALPHA:
+                raise RecipeError(f"{where}: field 'edits.{name}': alpha must be in {-MAX_ALPHA:g}..{MAX_ALPHA:g} "
+                                  f"(std units along the boundary normal), got {value:g}")
+            clean[name] = value
         self.edits = clean
         if isinstance(self.hold, (str, bytes)) or not isinstance(self.hold, (list, tuple)):
             raise RecipeError(f"{where}: field 'hold' must be a list of attribute names")
@@ -198,6 +217,8 @@ class Recipe:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RecipeError(f"{where}: malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        except RecursionError:
+            raise RecipeError(f"{where}: malformed JSON (nested too deeply to be a recipe)") from None
         return cls.from_dict(obj, where)
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -222,6 +243,8 @@ class Recipe:
             RecipeError: naming the file (and field) if it is missing or malformed.
         """
         path = Path(path)
+        if path.is_dir():
+            raise RecipeError(f"{path}: is a folder; give a recipe .json file")
         if not path.is_file():
             raise RecipeError(f"{path}: recipe file not found")
         try:
@@ -262,4 +285,7 @@ def parse_assignment(text: str) -> tuple[str, float]:
         raise RecipeError(f"--set {text!r}: alpha {value!r} is not a number") from None
     if not math.isfinite(alpha):
         raise RecipeError(f"--set {text!r}: alpha must be finite")
+    if abs(alpha) > MAX_ALPHA:
+        raise RecipeError(f"--set {text!r}: alpha must be in {-MAX_ALPHA:g}..{MAX_ALPHA:g} (std units along the "
+                          f"boundary normal), got {alpha:g}")
     return name, alpha

@@ -3,6 +3,15 @@ measured scores and identity descriptors.
 
 Re-running on the same output appends: a (source file, frame) already in the FaceSet is skipped.
 Inputs that fail are reported one by one (and in ``extract_report.json``) and the batch goes on.
+
+Crash safety: every face reaches ``faces.jsonl`` (one appended, fsync'd line) right after its crop is
+in place (see :class:`~latentedit.faceset.FaceSetWriter`), so after ``kill -9`` or a power cut the
+FaceSet holds every face written so far. Re-running the same command resumes: the writer first drops
+a half-written last line, the crop it belonged to and temp files, then photos and video frames
+already in the index are skipped (a frame counts as done once all of its faces are in: each record
+carries ``extra["faces_in_frame"]``; a frame cut short by the kill gets its missing faces only).
+Nothing else identifies "the same job" because nothing else needs to: extracting into an existing
+FaceSet always appends, and an appended run never rewrites or duplicates what is there.
 """
 from __future__ import annotations
 
@@ -18,14 +27,13 @@ import numpy as np
 from .._io import atomic_write_json, read_image
 from ..errors import FaceSetError, ImageReadError, LatentEditError
 from ..faceset import INDEX_NAME, FaceRecord, FaceSetWriter
-from ..video_io import VIDEO_EXTENSIONS, VideoReadError, iter_frames, video_info
+from ..media import IMAGE_EXTENSIONS, MIN_IMAGE_SIDE, VIDEO_EXTENSIONS
+from ..video_io import VideoReadError, iter_frames, video_info
 from .align import align_face
 from .detect import DETECTORS, Detection, detect_faces, refine_landmarks
 from .identity import compute_descriptors
 from .scores import landmark_scores
 
-#: File extensions treated as photos.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 #: Name of the per-FaceSet extraction log.
 REPORT_NAME = "extract_report.json"
 #: Reasons an input or frame can be skipped.
@@ -201,8 +209,8 @@ def extract(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | 
     jobs = collect_inputs(list(inputs), identity, summary.skipped)
     summary.n_files = len(jobs)
     mode = "append" if (out / INDEX_NAME).exists() else "new"
-    with FaceSetWriter(out, mode=mode, flush_every=64) as writer:
-        done = {(r.source.get("file"), r.source.get("frame")) for r in writer.records}
+    with FaceSetWriter(out, mode=mode, durable=True) as writer:
+        done = _done_frames(writer.records)
         total = sum(_frame_count(j, every) for j in jobs)
         bar = tqdm(total=total, desc="extract", unit="frame", disable=not progress, dynamic_ncols=True)
         try:
@@ -215,6 +223,25 @@ def extract(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | 
     summary.seconds = round(time.perf_counter() - t0, 3)
     _write_report(out, summary)
     return summary
+
+
+def _done_frames(records) -> dict[tuple[str | None, int | None], set[int] | None]:
+    """``(source file, frame)`` → face indices already written, or None when the frame is complete.
+
+    A frame is complete when it has as many records as its ``extra["faces_in_frame"]`` says (records
+    from before that field existed count as complete)."""
+    faces: dict[tuple, set[int]] = {}
+    want: dict[tuple, int] = {}
+    legacy: set[tuple] = set()
+    for r in records:
+        key = (r.source.get("file"), r.source.get("frame"))
+        faces.setdefault(key, set()).add(int(r.extra.get("face_index", 0)))
+        n = r.extra.get("faces_in_frame")
+        if isinstance(n, int) and not isinstance(n, bool):
+            want[key] = max(want.get(key, 0), n)
+        else:
+            legacy.add(key)
+    return {k: None if k in legacy or len(v) >= want.get(k, 0) else v for k, v in faces.items()}
 
 
 def _frame_count(job: _Job, every: int) -> int:
@@ -231,9 +258,16 @@ def _frames(job: _Job, every: int, summary: ExtractSummary) -> Iterator[tuple[in
     """Yield (frame, image) pairs; read failures are recorded and yield nothing more."""
     if job.kind == "image":
         try:
-            yield None, read_image(job.path)
+            image = read_image(job.path)
         except ImageReadError as exc:
             summary.skipped.append(SkippedInput(str(job.path), None, "unreadable", _strip_path(exc, job.path)))
+            return
+        if min(image.shape[:2]) < MIN_IMAGE_SIDE:
+            summary.skipped.append(SkippedInput(
+                str(job.path), None, "too small", f"image is {image.shape[1]}×{image.shape[0]} pixels, too small "
+                f"to hold a face (the minimum is {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE})"))
+            return
+        yield None, image
         return
     try:
         for index, frame in iter_frames(job.path, every=every):
@@ -248,16 +282,17 @@ def _strip_path(exc: Exception, path: Path) -> str:
     return msg[len(prefix):] if msg.startswith(prefix) else msg
 
 
-def _run_job(job: _Job, writer: FaceSetWriter, done: set, summary: ExtractSummary, bar, *, size: int, every: int,
+def _run_job(job: _Job, writer: FaceSetWriter, done: dict, summary: ExtractSummary, bar, *, size: int, every: int,
              detector: str, all_faces: bool, upscale: int, min_face: float, descriptor: bool, refine: bool) -> None:
     key_file = str(job.path.resolve())
-    if job.kind == "image" and (key_file, None) in done:
+    if job.kind == "image" and (key_file, None) in done and done[(key_file, None)] is None:
         bar.update(1)
         summary.n_already += 1
         return
     for frame_index, image in _frames(job, every, summary):
         bar.update(1)
-        if (key_file, frame_index) in done:
+        have = done.get((key_file, frame_index), set())
+        if have is None:
             summary.n_already += 1
             continue
         summary.n_frames += 1
@@ -277,14 +312,16 @@ def _run_job(job: _Job, writer: FaceSetWriter, done: set, summary: ExtractSummar
             keep = [Detection(d.box, refine_landmarks(image, d.landmarks), d.score, d.detector) for d in keep]
         descs = compute_descriptors(image, [d.landmarks for d in keep]) if descriptor else [None] * len(keep)
         for face_index, (det, desc) in enumerate(zip(keep, descs)):
-            _write_face(writer, job, key_file, frame_index, face_index, image, det, desc, size)
+            if face_index in have:  # written before an interruption
+                continue
+            _write_face(writer, job, key_file, frame_index, face_index, len(keep), image, det, desc, size)
             summary.n_faces += 1
         summary.n_frames_with_face += 1
-        done.add((key_file, frame_index))
+        done[(key_file, frame_index)] = None
 
 
 def _write_face(writer: FaceSetWriter, job: _Job, key_file: str, frame_index: int | None, face_index: int,
-                image: np.ndarray, det: Detection, desc: np.ndarray | None, size: int) -> None:
+                faces_in_frame: int, image: np.ndarray, det: Detection, desc: np.ndarray | None, size: int) -> None:
     aligned = align_face(image, det.landmarks, size)
     scores = landmark_scores(aligned.landmarks)
     record = FaceRecord(
@@ -293,8 +330,8 @@ def _write_face(writer: FaceSetWriter, job: _Job, key_file: str, frame_index: in
         landmarks=aligned.landmarks, affine=aligned.affine,
         attributes=scores, attribute_sources={k: "measured" for k in scores},
         descriptor=desc,
-        extra={"face_index": face_index, "box": [round(v, 1) for v in det.box], "det_score": round(det.score, 4),
-               "detector": det.detector, "face_px": round(det.size, 1),
+        extra={"face_index": face_index, "faces_in_frame": faces_in_frame, "box": [round(v, 1) for v in det.box],
+               "det_score": round(det.score, 4), "detector": det.detector, "face_px": round(det.size, 1),
                "source_size": [int(image.shape[1]), int(image.shape[0])]})
     writer.add(aligned.crop, record)
 

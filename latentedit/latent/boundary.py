@@ -157,37 +157,56 @@ class Boundary:
         Returns:
             the path of the JSON file.
 
+        Into a model folder with a ``MANIFEST.sha256`` (``directory`` or its parent holds one), the
+        folder is verified first and the manifest re-written afterwards with the new files' hashes,
+        so the model stays loadable; a folder that does not verify is never written into.
+
         Raises:
             LatentEditError: if the files exist and ``overwrite`` is False.
+            ModelFormatError: if ``directory`` belongs to a manifested folder that does not verify.
         """
         import torch
         from safetensors.torch import save_file
 
         from .._io import atomic_path, atomic_write_json
+        from ..manifest import manifest_owners, record_written, verify_manifest
 
         directory = Path(directory)
         jpath, spath = directory / f"{self.attribute}.json", directory / f"{self.attribute}.safetensors"
         if not overwrite and (jpath.exists() or spath.exists()):
             raise LatentEditError(f"{jpath}: a boundary for {self.attribute!r} already exists; refusing to "
                                   "overwrite it (pass overwrite=True / --overwrite, or choose another folder)")
+        owners = manifest_owners(directory)
+        for owner in owners:  # only a folder that verifies gets its manifest re-written: never bless tampering
+            verify_manifest(owner)
         meta = {"attribute": self.attribute, "model_id": self.model_id, "format_version": str(FORMAT_VERSION)}
-        with atomic_path(spath) as tmp:
-            save_file({"normal": torch.from_numpy(self.normal.copy())}, str(tmp), metadata=meta)
-        atomic_write_json(jpath, self.to_json())
+        written: list[Path] = []
+        try:
+            with atomic_path(spath) as tmp:
+                save_file({"normal": torch.from_numpy(self.normal.copy())}, str(tmp), metadata=meta)
+            written.append(spath)
+            atomic_write_json(jpath, self.to_json())
+            written.append(jpath)
+        finally:
+            if owners and written:  # even after a failed second write: list what was replaced
+                record_written(directory, written)
         return jpath
 
     @classmethod
     def load(cls, path: str | os.PathLike, model_id: str | None = None,
-             latent_dim: int | None = None) -> "Boundary":
+             latent_dim: int | None = None, *, verify: bool = True) -> "Boundary":
         """Load a boundary from ``<attribute>.json`` (or its ``.safetensors`` or the common stem).
 
         Args:
             path: either file of the pair, or the path without suffix.
             model_id: if given, refuse a boundary fitted on another model.
             latent_dim: if given, refuse a boundary of another dimension.
+            verify: in a folder with a ``MANIFEST.sha256`` (the boundary's folder or its parent),
+                refuse the pair unless both files are listed and match (False: the caller checked).
 
         Raises:
-            ModelFormatError: missing/malformed files or a newer format version.
+            ModelFormatError: missing/malformed files, a newer format version, or files not listed
+                in / not matching the folder's manifest.
             BoundaryMismatchError: a different model id or latent size (naming both and the file).
         """
         from safetensors import SafetensorError
@@ -196,6 +215,8 @@ class Boundary:
         path = Path(path)
         stem = path.with_suffix("") if path.suffix in (".json", ".safetensors") else path
         jpath, spath = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".safetensors")
+        if verify:
+            _verify_in_manifest(jpath.parent, [jpath, spath])
         if not jpath.is_file():
             raise ModelFormatError(f"{jpath}: boundary metadata file not found")
         if not spath.is_file():
@@ -268,6 +289,15 @@ def _model_identity(model) -> tuple[str | None, int | None]:
     return str(model.model_id), (int(dim) if dim is not None else None)
 
 
+def _verify_in_manifest(directory: Path, paths: list[Path]) -> None:
+    """Refuse ``paths`` (files or folders) unless listed in and matching the manifest of the
+    model folder ``directory`` belongs to; nothing to check without a manifest."""
+    from ..manifest import manifest_owners, verify_manifest
+
+    for owner in manifest_owners(directory):
+        verify_manifest(owner, only=paths)
+
+
 def load_boundaries(directory: str | os.PathLike, model=None) -> dict[str, Boundary]:
     """Load every ``*.json`` boundary in ``directory``.
 
@@ -280,18 +310,20 @@ def load_boundaries(directory: str | os.PathLike, model=None) -> dict[str, Bound
         attribute name → :class:`Boundary`, sorted by name.
 
     Raises:
-        ModelFormatError: if the folder is missing or a file is malformed.
+        ModelFormatError: if the folder is missing, a file is malformed, or (in a model folder with
+            a ``MANIFEST.sha256``) a file in ``directory`` is not listed or does not match.
         BoundaryMismatchError: if a boundary belongs to another model.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise ModelFormatError(f"{directory}: boundaries folder not found")
+    _verify_in_manifest(directory, [directory])  # a boundary dropped into a manifested model is refused
     model_id, dim = _model_identity(model)
     out: dict[str, Boundary] = {}
     for jpath in sorted(directory.glob("*.json")):
         if jpath.name.startswith("."):
             continue
-        b = Boundary.load(jpath, model_id=model_id, latent_dim=dim)
+        b = Boundary.load(jpath, model_id=model_id, latent_dim=dim, verify=False)
         if b.attribute in out:
             raise ModelFormatError(f"{jpath}: attribute {b.attribute!r} is defined twice in {directory}")
         out[b.attribute] = b

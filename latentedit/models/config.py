@@ -20,6 +20,40 @@ SUPPORTED_RESOLUTIONS = (64, 128, 256)
 #: Name of the optional decoder trained on a many-identity FaceSet.
 GENERIC = "generic"
 
+#: Documented upper bounds of the size fields, checked before anything is built: a ``config.json``
+#: from elsewhere with ``enc_res_blocks: 10000000`` otherwise ran for minutes and died in
+#: ``std::bad_alloc``. Each is far above any model this architecture is trained at (the shipped
+#: 64 px model: latent 256, channels ≤ 256, 1 res block, 2-3 decoders).
+LIMITS: dict[str, int] = {
+    "latent_dim": 4096,
+    "enc_channels": 1024,
+    "inter_channels": 1024,
+    "dec_channels": 1024,
+    "disc_channels": 1024,
+    "latent_disc_hidden": 4096,
+    "enc_res_blocks": 16,
+    "dec_res_blocks": 16,
+    "num_downsamples": 8,
+}
+#: Most decoders (identities) one model may have.
+MAX_IDENTITIES = 64
+#: Most weights (float32) the autoencoder may have: 1e9 is 4 GB, more than a model folder of
+#: this library is ever expected to hold; a bigger config is refused before allocating anything.
+MAX_PARAMETERS = 1_000_000_000
+
+#: Integer fields, and those that may also be null.
+_INT_FIELDS = ("resolution", "latent_dim", "enc_channels", "enc_res_blocks", "num_downsamples", "inter_channels",
+               "dec_channels", "dec_res_blocks", "disc_channels", "latent_disc_hidden")
+_OPTIONAL_FIELDS = ("num_downsamples", "dec_channels")
+
+
+def _kind(value: Any) -> str:
+    """``a string``, ``a boolean``, ... for messages about a JSON value of the wrong type."""
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", float: "a number with a fraction", int: "an integer", list: "a list",
+            tuple: "a list", dict: "an object", type(None): "null"}.get(type(value), f"a {type(value).__name__}")
+
 
 @dataclass
 class ModelConfig:
@@ -58,7 +92,8 @@ class ModelConfig:
     latent_disc_hidden: int = 256
 
     def __post_init__(self) -> None:
-        self.identities = tuple(str(i) for i in self.identities)
+        self.check_types()
+        self.identities = tuple(self.identities)
         if self.dec_channels is None:
             self.dec_channels = 24 if self.resolution <= 64 else 16
         self.validate()
@@ -85,32 +120,87 @@ class ModelConfig:
         n = self.downsamples - 1  # inter already upsampled once
         return [min(self.dec_channels * 2 ** (n - 1 - i), self.inter_channels) for i in range(n)]
 
+    def approx_parameters(self) -> int:
+        """Number of weights of the :class:`~latentedit.models.SwapAutoencoder` this config builds
+        (convolutions and dense layers, biases included; computed without building it)."""
+        def conv(cin: int, cout: int, k: int) -> int:
+            return cin * cout * k * k + cout
+
+        def res(ch: int, n: int) -> int:
+            return n * 2 * conv(ch, ch, 3)
+
+        total, cin = 0, 3
+        for w in self.enc_widths():
+            total += conv(cin, w, 5 if cin == 3 else 3) + res(w, self.enc_res_blocks)
+            cin = w
+        r2 = self.bottleneck_res ** 2
+        total += cin * r2 * self.latent_dim + self.latent_dim                      # to_latent
+        total += self.latent_dim * self.inter_channels * r2 + self.inter_channels * r2  # inter dense
+        total += conv(self.inter_channels, 4 * self.inter_channels, 3)           # inter upscale
+        dec, cin = 0, self.inter_channels
+        for w in self.dec_widths():
+            dec += conv(cin, 4 * w, 3) + res(w, self.dec_res_blocks)
+            cin = w
+        dec += conv(cin, 4, 3)
+        return total + dec * len(self.identities)
+
     # -- validation / (de)serialisation --------------------------------------------------------
+    def check_types(self) -> None:
+        """Check every field's JSON type (run first: a string ``"64"`` must not reach arithmetic).
+
+        Raises:
+            ValueError: ``field 'latent_dim' must be an integer, got '256' (a string)``.
+        """
+        for f in _INT_FIELDS:
+            v = getattr(self, f)
+            if v is None and f in _OPTIONAL_FIELDS:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                null = " or null" if f in _OPTIONAL_FIELDS else ""
+                raise ValueError(f"field '{f}' must be an integer{null}, got {v!r} ({_kind(v)})")
+        ids = self.identities
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, (list, tuple)):
+            raise ValueError(f"field 'identities' must be a list of decoder names, got {ids!r} ({_kind(ids)})")
+        for name in ids:
+            if not isinstance(name, str):
+                raise ValueError(f"field 'identities': decoder names must be strings, got {name!r} ({_kind(name)})")
+
     def validate(self) -> None:
-        """Check the values are consistent.
+        """Check the values are consistent and within :data:`LIMITS`.
 
         Raises:
             ValueError: naming the offending field.
         """
+        self.check_types()
+        for f, hi in LIMITS.items():
+            v = getattr(self, f)
+            if v is not None and v > hi:
+                raise ValueError(f"field '{f}' must be ≤ {hi}, got {v}")
+        if len(self.identities) > MAX_IDENTITIES:
+            raise ValueError(f"field 'identities': at most {MAX_IDENTITIES} decoders, got {len(self.identities)}")
         if self.resolution not in SUPPORTED_RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {SUPPORTED_RESOLUTIONS}, got {self.resolution}")
+            raise ValueError(f"field 'resolution' must be one of {SUPPORTED_RESOLUTIONS}, got {self.resolution}")
         if not self.identities:
-            raise ValueError("identities must name at least one decoder")
+            raise ValueError("field 'identities' must name at least one decoder")
         if len(set(self.identities)) != len(self.identities):
-            raise ValueError(f"identities must be distinct, got {list(self.identities)}")
+            raise ValueError(f"field 'identities' must be distinct, got {list(self.identities)}")
         for name in self.identities:
             if not name or not name.replace("_", "").replace("-", "").isalnum():
-                raise ValueError(f"identity name {name!r} must be non-empty letters, digits, '_' or '-'")
+                raise ValueError(f"field 'identities': name {name!r} must be non-empty letters, digits, '_' or '-'")
         for f in ("latent_dim", "enc_channels", "inter_channels", "dec_channels", "disc_channels",
                   "latent_disc_hidden"):
-            if int(getattr(self, f)) < 1:
-                raise ValueError(f"{f} must be ≥ 1, got {getattr(self, f)}")
+            if getattr(self, f) < 1:
+                raise ValueError(f"field '{f}' must be ≥ 1, got {getattr(self, f)}")
         for f in ("enc_res_blocks", "dec_res_blocks"):
-            if int(getattr(self, f)) < 0:
-                raise ValueError(f"{f} must be ≥ 0, got {getattr(self, f)}")
+            if getattr(self, f) < 0:
+                raise ValueError(f"field '{f}' must be ≥ 0, got {getattr(self, f)}")
         d = self.downsamples
         if d < 2 or self.resolution % (2 ** d) or math.log2(self.resolution) - d < 1:
-            raise ValueError(f"num_downsamples={d} does not fit resolution {self.resolution}")
+            raise ValueError(f"field 'num_downsamples': {d} does not fit resolution {self.resolution}")
+        n = self.approx_parameters()
+        if n > MAX_PARAMETERS:
+            raise ValueError(f"the architecture would have {n / 1e9:.1f} billion weights, over the "
+                             f"{MAX_PARAMETERS / 1e9:g} billion limit (lower latent_dim or the channel widths)")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a JSON-serialisable dict."""
@@ -134,7 +224,9 @@ class ModelConfig:
         try:
             return cls(**d)
         except (TypeError, ValueError) as exc:
-            raise ModelFormatError(f"{where}: invalid model config: {exc}") from None
+            msg = str(exc)
+            raise ModelFormatError(f"{where}: {msg if msg.startswith('field ') else 'invalid model config: ' + msg}") \
+                from None
 
     def replace(self, **changes: Any) -> "ModelConfig":
         """Return a copy with ``changes`` applied."""
@@ -149,4 +241,5 @@ def tiny_config(resolution: int = 64, identities: tuple[str, ...] = ("A", "B"), 
     return ModelConfig(**base)
 
 
-__all__ = ["ModelConfig", "SUPPORTED_RESOLUTIONS", "GENERIC", "tiny_config"]
+__all__ = ["ModelConfig", "SUPPORTED_RESOLUTIONS", "GENERIC", "LIMITS", "MAX_IDENTITIES", "MAX_PARAMETERS",
+           "tiny_config"]

@@ -23,6 +23,7 @@ import torch
 from .. import __version__
 from .._io import atomic_path, atomic_write_json
 from ..errors import LatentEditError, ModelFormatError
+from ..pretrained import locate
 from .autoencoder import SwapAutoencoder
 from .config import ModelConfig
 from .discriminators import Discriminators
@@ -56,11 +57,25 @@ def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
 
 
+#: The files :func:`save_pretrained` owns in a model folder; anything else there is kept.
+_SAVED_FILES = frozenset({CONFIG_NAME, WEIGHTS_NAME, DISC_NAME})
+
+
 def save_pretrained(model: SwapAutoencoder, directory: str | os.PathLike,
                     discriminators: Discriminators | None = None, overwrite: bool = False,
                     extra: dict | None = None) -> Path:
-    """Write a model folder (see the module docstring). Each file is written atomically and
-    ``config.json`` last, so a reader never sees new weights with an old config.
+    """Write a model folder (see the module docstring) so that ``config.json`` always describes the
+    weights beside it, even after a hard kill mid-save.
+
+    The new ``config.json``, ``model.safetensors`` and ``discriminators.safetensors`` are written
+    into a staging folder beside ``directory``; every other entry of the existing folder
+    (``boundaries/``, ``alignment_template.json``, ...) is hard-linked into it; then the folders
+    are swapped with two renames (old folder away, new folder in; the old one is deleted only
+    after the swap). A reader sees the old folder or the new one, never a mix; a kill at any
+    point leaves the old or the new folder plus a hidden sibling that the next save (or
+    ``latentedit train --resume``) finishes or removes (:func:`latentedit._io.recover_dir`).
+    Where the folder cannot be renamed (a mount point, the working directory) the files are
+    renamed into it one by one, ``config.json`` last.
 
     Args:
         model: the model to save.
@@ -76,7 +91,7 @@ def save_pretrained(model: SwapAutoencoder, directory: str | os.PathLike,
     Raises:
         LatentEditError: if the folder exists, is not empty and ``overwrite`` is False.
     """
-    from safetensors.torch import save_file
+    from .._io import atomic_dir
 
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -84,7 +99,23 @@ def save_pretrained(model: SwapAutoencoder, directory: str | os.PathLike,
     if directory.is_dir() and any(directory.iterdir()) and not overwrite:
         raise LatentEditError(f"{directory}: folder exists and is not empty; refusing to overwrite it "
                               f"(pass overwrite=True or choose another folder)")
-    directory.mkdir(parents=True, exist_ok=True)
+    from ..manifest import manifest_owners, record_written, verify_manifest
+
+    manifested = directory.is_dir() and bool(manifest_owners(directory))
+    if manifested:  # re-saving a manifested model: never bless a tampered folder, keep it loadable
+        verify_manifest(directory)
+    with atomic_dir(directory, carry=lambda name: name not in _SAVED_FILES) as stage:
+        _write_model_files(model, stage, discriminators, extra)
+    if manifested:
+        record_written(directory, [directory / name for name in _SAVED_FILES])
+    return directory
+
+
+def _write_model_files(model: SwapAutoencoder, directory: Path, discriminators: Discriminators | None,
+                       extra: dict | None) -> str:
+    """Write the weights (and critics) and ``config.json`` into an empty folder; returns the model id."""
+    from safetensors.torch import save_file
+
     state = _tensors(model)
     model_id = weights_sha256(state)[:12]
     meta = {"format": "pt", "class": MODEL_CLASS, "model_id": model_id}
@@ -93,8 +124,6 @@ def save_pretrained(model: SwapAutoencoder, directory: str | os.PathLike,
     if discriminators is not None:
         with atomic_path(directory / DISC_NAME) as tmp:
             save_file(_tensors(discriminators), str(tmp), metadata={"format": "pt", "model_id": model_id})
-    elif (directory / DISC_NAME).exists():
-        (directory / DISC_NAME).unlink()
     cfg = model.config
     atomic_write_json(directory / CONFIG_NAME, {
         "format_version": FORMAT_VERSION,
@@ -109,7 +138,7 @@ def save_pretrained(model: SwapAutoencoder, directory: str | os.PathLike,
         "discriminators": discriminators is not None,
         "extra": extra or {},
     })
-    return directory
+    return model_id
 
 
 def read_config(directory: str | os.PathLike) -> dict:
@@ -182,18 +211,32 @@ def from_pretrained(directory: str | os.PathLike, device: str | torch.device | N
     Returns:
         The model.
 
+    The model's identity is its weights: ``model.model_id`` is computed from the loaded tensors
+    (boundaries are checked against that, never against ``config.json``). A ``"model_id"`` in
+    ``config.json`` that differs from the weights' is refused: the two files do not belong
+    together (a torn copy, or a config edited to pass as another model). A config without the
+    field (older or hand-made folders) loads.
+
     Raises:
         ModelFormatError: naming the file (see :func:`read_config`; also missing or
-            mismatched weights, or a file that does not match the folder's ``MANIFEST.sha256``).
+            mismatched weights, a ``model_id`` that is not the weights', or a folder that does not
+            verify against its ``MANIFEST.sha256``; see :mod:`latentedit.manifest`).
     """
     from ..manifest import verify_manifest
 
     directory = Path(directory)
-    verify_manifest(directory)  # shipped models carry a manifest: refuse tampered or corrupt files
+    verify_manifest(directory)  # a folder with a manifest: refuse unsafe entries, unlisted or tampered files
     obj = read_config(directory)
     cfg = ModelConfig.from_dict(obj["model"], where=str(directory / CONFIG_NAME))
     model = SwapAutoencoder(cfg)
     _load_state(directory / WEIGHTS_NAME, model)
+    if "model_id" in obj:
+        weights_id = weights_sha256(model.state_dict())[:12]
+        if obj["model_id"] != weights_id:
+            raise ModelFormatError(
+                f"{directory / CONFIG_NAME}: field 'model_id' is {obj['model_id']!r}, but the weights in "
+                f"{WEIGHTS_NAME} are model {weights_id!r}; the two files do not belong together "
+                f"(restore the original files, or re-save the model with save_pretrained)")
     return model.to(device or "cpu").eval()
 
 
@@ -213,12 +256,13 @@ def load_discriminators(directory: str | os.PathLike, config: ModelConfig,
 
 
 def resolve_model_dir(path: str | os.PathLike) -> Path:
-    """Map a ``MODEL`` argument to a model folder: the folder itself or a run's ``model/``.
+    """Map a ``MODEL`` argument to a model folder: the folder itself, a run's ``model/``, or a
+    model name (``synthfaces64``; looked up by :func:`latentedit.pretrained.locate`).
 
     Raises:
         ModelFormatError: if ``path`` is neither.
     """
-    path = Path(path)
+    path = locate(path)  # an existing path as given, else a model name (see latentedit.pretrained)
     if (path / RUN_MODEL_DIR / CONFIG_NAME).is_file():  # a run folder (its own config.json is the run's)
         return path / RUN_MODEL_DIR
     if (path / CONFIG_NAME).is_file():

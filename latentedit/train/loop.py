@@ -31,7 +31,7 @@ from .data import IdentityData, batch_indices, load_identity, shard, split_dir_l
 from .distributed import DistInfo, any_flag, barrier, cleanup, init_distributed
 from .losses import bce_logits, reconstruction_losses
 from .preview import preview_grid, write_preview
-from .state import (MetricsLog, latest_checkpoint, load_checkpoint, prepare_run, restore_rng,
+from .state import (MetricsLog, clean_run, load_latest_checkpoint, prepare_run, restore_rng, run_model_step,
                     save_checkpoint, save_run_model, write_run_config)
 from .warp import augment, plain, sample_params
 
@@ -374,11 +374,11 @@ class Trainer:
         if self.rollbacks >= self.cfg.max_rollbacks:
             raise LatentEditError(f"loss became non-finite at step {step} after {self.rollbacks} rollbacks "
                                   f"(--max-rollbacks {self.cfg.max_rollbacks}); lower --lr or check the data")
-        ck = latest_checkpoint(run)
-        if ck is None:
+        found = load_latest_checkpoint(run, warn=self.info.is_main)
+        if found is None:
             raise LatentEditError(f"loss became non-finite at step {step}, before the first checkpoint of "
                                   f"{run}; lower --lr (now {self.cfg.lr * self.lr_scale:g}) or --gan-power")
-        payload = load_checkpoint(ck)
+        ck, payload = found
         count, scale = self.rollbacks + 1, self.lr_scale * 0.5
         self.load_payload(payload)
         restore_rng(payload["rng"])
@@ -392,9 +392,15 @@ class Trainer:
         """Phase checkpoint: resume state + ``RUN/model`` (rank 0 writes; all ranks wait)."""
         if self.info.is_main:
             save_checkpoint(run, self.step, self.state_payload(), keep=self.cfg.keep_checkpoints)
-            save_run_model(run, self.model, self.disc, self.step)
-            self.write_framing(run)
+            self.save_model(run)
         barrier(self.info)
+
+    def save_model(self, run: Path) -> None:
+        """Write ``RUN/model`` at the current step (rank 0). The framing template goes in first: it
+        is the same at every step, and the model swap carries it into the new folder, so the folder
+        is replaced as one piece (see :func:`latentedit.models.save_pretrained`)."""
+        self.write_framing(run)
+        save_run_model(run, self.model, self.disc, self.step)
 
     def write_framing(self, run: Path) -> None:
         """Save the training crops' mean landmarks with ``RUN/model`` (the Editor aligns photos to them)."""
@@ -460,14 +466,20 @@ def train(cfg: TrainConfig, data: dict[str, IdentityData] | None = None) -> dict
                       "discriminators": sum(p.numel() for p in trainer.disc.parameters())}
             return {"dry_run": True, "config": resolved, "params": params, "run": cfg.out}
         run = Path(cfg.out)
-        resume_from = prepare_run(run, resolved, cfg.resume)
+        prepare_run(run, resolved, cfg.resume)
+        if cfg.resume and info.is_main:
+            clean_run(run)  # what a killed run left: temp files, a half-done RUN/model swap
         barrier(info)  # every rank has checked the folder before rank 0 writes into it
+        loaded = load_latest_checkpoint(run, warn=info.is_main) if cfg.resume else None
         if info.is_main:
-            write_run_config(run, resolved, resume_from)
-        if resume_from is not None:
-            payload = load_checkpoint(resume_from)
-            trainer.load_payload(payload)
-            restore_rng(payload["rng"])
+            write_run_config(run, resolved, loaded[0] if loaded else None)
+        if loaded is not None:
+            trainer.load_payload(loaded[1])
+            restore_rng(loaded[1]["rng"])
+            if info.is_main and run_model_step(run) != trainer.step:
+                # killed between the checkpoint and RUN/model (or resumed from an older checkpoint):
+                # make RUN/model match the state training continues from
+                trainer.save_model(run)
         log = MetricsLog(run, enabled=info.is_main, tensorboard=cfg.tensorboard, after_step=trainer.step)
         barrier(info)
         samples = trainer.preview_samples()

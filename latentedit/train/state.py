@@ -1,22 +1,30 @@
 """Resume state: ``RUN/checkpoints/step_XXXXXXXX.pt`` written atomically, read with
 ``torch.load(weights_only=True)``. Only tensors, numbers, strings, lists and dicts are stored
-(RNG states included), so loading a checkpoint never runs code."""
+(RNG states included), so loading a checkpoint never runs code.
+
+After a hard kill (``kill -9``, power cut) at any moment, ``--resume`` continues exactly: it removes
+the temp files the killed process left (:func:`latentedit._io.remove_stale_temps`), finishes or
+undoes an interrupted ``RUN/model`` swap (:func:`latentedit._io.recover_dir`), and resumes from the
+newest checkpoint that reads back (an unreadable one is named in a warning and skipped)."""
 from __future__ import annotations
 
 import os
 import random
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .._io import atomic_path, atomic_write_json, atomic_write_text
+from .._io import atomic_path, atomic_write_json, atomic_write_text, fsync_dir, recover_dir, remove_stale_temps
 from ..errors import LatentEditError
 
 CKPT_DIR = "checkpoints"
 _CKPT_RE = re.compile(r"^step_(\d{8})\.pt$")
+#: Keys every checkpoint written by :func:`save_checkpoint` (via ``Trainer.state_payload``) has.
+CHECKPOINT_KEYS = ("model", "disc", "opt", "opt_d", "step", "rng")
 
 
 def capture_rng() -> dict[str, Any]:
@@ -64,14 +72,23 @@ def list_checkpoints(run: Path) -> list[tuple[int, Path]]:
 def save_checkpoint(run: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
     """Write ``payload`` (plus RNG states) as the step's checkpoint; keep the newest ``keep``.
 
+    The file is fsync'd before it is renamed into place, so the checkpoints kept are complete even
+    after a power cut. Only checkpoints up to ``step`` count towards ``keep``: a newer one (an
+    unreadable file skipped on resume) is left alone and replaced when training reaches its step.
+
     Returns:
         The checkpoint path.
     """
     path = checkpoint_path(run, step)
     payload = dict(payload, step=step, rng=capture_rng())
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    for _, old in list_checkpoints(run)[:-keep]:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+    fsync_dir(path.parent)
+    older = [p for n, p in list_checkpoints(run) if n <= step]
+    for old in older[:-keep]:
         try:
             old.unlink()
         except FileNotFoundError:  # another process pruned it first
@@ -79,36 +96,68 @@ def save_checkpoint(run: Path, step: int, payload: dict[str, Any], keep: int) ->
     return path
 
 
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``.
+    """Read a checkpoint with ``weights_only=True`` and check it has the keys a resume needs.
 
     Raises:
-        LatentEditError: naming the file if it cannot be read.
+        LatentEditError: naming the file (one line) if it cannot be read or is not a checkpoint.
     """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types on corrupt / foreign files
-        raise LatentEditError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+        raise LatentEditError(f"{path}: cannot read checkpoint ({_one_line(exc)})") from None
+    if not isinstance(payload, dict):
+        raise LatentEditError(f"{path}: not a latentedit checkpoint (holds a {type(payload).__name__})")
+    missing = [k for k in CHECKPOINT_KEYS if k not in payload]
+    if missing:
+        raise LatentEditError(f"{path}: not a latentedit checkpoint (no {', '.join(missing)})")
+    return payload
 
 
 def latest_checkpoint(run: Path) -> Path | None:
-    """Newest checkpoint of a run, or None."""
+    """Newest checkpoint of a run (by file name; see :func:`load_latest_checkpoint`), or None."""
     found = list_checkpoints(run)
     return found[-1][1] if found else None
 
 
-def fsync_dir(path: Path) -> None:
-    """Best-effort fsync of a directory entry (after renames)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def load_latest_checkpoint(run: Path, warn: bool = True) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint of a run that reads back, and its payload.
+
+    A truncated or garbage newer file (a disk fault: writes are atomic, so a kill cannot make one)
+    is skipped with a ``RuntimeWarning`` naming it and the checkpoint used instead.
+
+    Args:
+        run: the run folder.
+        warn: issue the warnings (rank 0 only under DDP).
+
+    Returns:
+        ``(path, payload)``, or None if the run has no checkpoint yet.
+
+    Raises:
+        LatentEditError: (one line) if there are checkpoints and none of them can be read.
+    """
+    found = list_checkpoints(run)
+    bad: list[str] = []
+    for _, path in reversed(found):
+        try:
+            payload = load_checkpoint(path)
+        except LatentEditError as exc:
+            bad.append(str(exc))
+            continue
+        if warn:
+            for msg in bad:
+                warnings.warn(f"{msg}; using the previous good checkpoint {path.name} instead",
+                              RuntimeWarning, stacklevel=2)
+        return path, payload
+    if bad:
+        raise LatentEditError(f"{Path(run) / CKPT_DIR}: none of the {len(bad)} checkpoint(s) can be read (newest: "
+                              f"{bad[0]}); restore them from a backup or start a new run with another --out")
+    return None
 
 
 # -- run folder ------------------------------------------------------------------------------------
@@ -139,6 +188,8 @@ def prepare_run(run: Path, resolved: dict[str, Any], resume: bool) -> Path | Non
     run = Path(run)
     cfg_path = run / RUN_CONFIG
     if not resume:
+        if run.is_dir():  # a run killed while writing its first file left only a temp file
+            remove_stale_temps(run)
         if run.exists() and (not run.is_dir() or any(run.iterdir())):
             what = "holds a training run" if cfg_path.is_file() else "exists and is not empty"
             raise LatentEditError(f"{run} {what}; pass --resume to continue it or choose another --out")
@@ -161,6 +212,18 @@ def prepare_run(run: Path, resolved: dict[str, Any], resume: bool) -> Path | Non
     return latest_checkpoint(run)
 
 
+def clean_run(run: Path) -> None:
+    """Remove what a hard-killed run left behind: finish or undo an interrupted ``RUN/model`` swap,
+    then delete stale temp files anywhere in the run folder. Only the exact temp / staging names
+    of :mod:`latentedit._io` whose process is gone are touched. Rank 0 calls it on ``--resume``,
+    after :func:`prepare_run` accepted the folder and before anyone writes into it."""
+    from ..models.hub import CONFIG_NAME, DISC_NAME, WEIGHTS_NAME
+
+    run = Path(run)
+    recover_dir(run / RUN_MODEL, carry=lambda name: name not in (CONFIG_NAME, WEIGHTS_NAME, DISC_NAME))
+    remove_stale_temps(run, recursive=True)
+
+
 def write_run_config(run: Path, resolved: dict[str, Any], resumed_from: Path | None) -> None:
     """Write ``RUN/config.json`` (rank 0, after every rank passed :func:`prepare_run`)."""
     atomic_write_json(Path(run) / RUN_CONFIG,
@@ -168,9 +231,22 @@ def write_run_config(run: Path, resolved: dict[str, Any], resumed_from: Path | N
 
 
 def save_run_model(run: Path, model, disc, step: int) -> None:
-    """Save the current model as ``RUN/model`` (overwriting the previous one)."""
+    """Save the current model as ``RUN/model``, replacing the previous one as a whole (see
+    :func:`latentedit.models.save_pretrained`)."""
     model.save_pretrained(Path(run) / RUN_MODEL, discriminators=disc, overwrite=True,
                           extra={"train_step": step, "run": str(Path(run).resolve().name)})
+
+
+def run_model_step(run: Path) -> int | None:
+    """The training step ``RUN/model`` was saved at (``extra.train_step`` of its config), or None."""
+    import json
+
+    try:
+        obj = json.loads((Path(run) / RUN_MODEL / "config.json").read_text(encoding="utf-8"))
+        step = obj["extra"]["train_step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return step if isinstance(step, int) else None
 
 
 class MetricsLog:
