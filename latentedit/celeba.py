@@ -9,6 +9,7 @@ import numpy as np
 from ._io import read_image
 from .errors import FaceSetError, ImageReadError
 from .faceset import FaceRecord, FaceSet, FaceSetWriter
+from .preprocess import warp
 
 
 def read_attr_file(path: Path) -> tuple[list[str], dict[str, list[int]]]:
@@ -89,15 +90,14 @@ def import_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: i
 
     The folder holds ``list_attr_celeba.txt`` and optionally ``identity_CelebA.txt``, with the
     images either beside them or in ``images/`` or ``img_align_celeba/``. Each image is warped into
-    latentedit's canonical whole-face framing at ``size`` (see :func:`celeba_affine`); the
-    source→crop affine is recorded. Attributes are stored as 0/1 with source ``celeba``. Unreadable images are skipped
-    and reported.
+    latentedit's canonical whole-face framing at ``size`` (see :func:`celeba_affine`) by the
+    preprocessing contract's resampler (:func:`latentedit.preprocess.warp`, as ``extract`` and the
+    Editor do); the source→crop affine is recorded. Attributes are stored as 0/1 with source
+    ``celeba``. Unreadable images are skipped and reported.
 
     Raises:
         FaceSetError: if the annotation file is missing or malformed, or ``out`` exists.
     """
-    import cv2
-
     src = Path(celeba_dir)
     attr_path = src / "list_attr_celeba.txt"
     if not attr_path.is_file():
@@ -128,12 +128,7 @@ def import_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: i
                 continue
             h, wd = img.shape[:2]
             affine = celeba_affine(h, wd, size)
-            scale = float(np.hypot(affine[0, 0], affine[0, 1]))
-            if scale > 1.0:  # upscaling: cubic; downscaling: area-like via INTER_AREA is not affine-aware
-                crop = cv2.warpAffine(img, affine, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-            else:
-                crop = cv2.warpAffine(cv2.GaussianBlur(img, (0, 0), 0.5 / scale), affine, (size, size),
-                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            crop = warp(img, affine, size)
             attrs = {n: float(v) for n, v in zip(names, rows[name])}
             rec = FaceRecord(image=f"images/{Path(name).stem}.png", identity=ids.get(name, Path(name).stem),
                              size=size, source={"file": str(img_dir / name), "frame": None}, affine=affine,

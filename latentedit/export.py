@@ -3,13 +3,18 @@
 Each graph has a dynamic batch axis. After export every graph is run with onnxruntime on a random
 batch (of a different size than the one traced, so that the dynamic axis is exercised) and compared
 with PyTorch; the export fails when the largest absolute difference exceeds ``atol``. A JSON manifest
-in the output folder lists the graphs, their inputs/outputs, tensor contracts and the measured
-differences.
+in the output folder lists the graphs, their inputs/outputs, tensor contracts, the model's
+preprocessing contract (:func:`latentedit.preprocess.preprocessing_block`: how crops are aligned and
+converted; a runtime outside Python must reproduce it) and the measured differences.
 
 Graphs:
     ``encoder.onnx``: ``image`` float32 ``N×3×S×S`` in [-1, 1] → ``z`` float32 ``N×D``.
     ``decoder_<identity>.onnx``: ``z`` float32 ``N×D`` → ``rgb`` float32 ``N×3×S×S`` in [-1, 1]
     and ``mask`` float32 ``N×1×S×S`` in [0, 1].
+
+``image`` is :func:`latentedit.preprocess.to_model` of uint8 RGB crops made by
+:func:`latentedit.preprocess.align` (``x / 127.5 - 1``); ``rgb`` goes back to uint8 with
+:func:`latentedit.preprocess.from_model`. The graphs are checked on such inputs.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from . import __version__
 from ._io import atomic_path, atomic_write_json
 from ._optional import require
 from .errors import LatentEditError
+from .preprocess import preprocessing_block, to_model
 
 #: ONNX opset used for every graph (supported by onnxruntime ≥ 1.17).
 OPSET = 17
@@ -181,8 +187,9 @@ def export_onnx(model: nn.Module, out_dir: str | os.PathLike, identities: list[s
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    trace_x = torch.rand(batch, 3, size, size, generator=gen) * 2 - 1
-    check_x = torch.rand(batch + 1, 3, size, size, generator=gen) * 2 - 1
+    # the inputs a deployed encoder sees: uint8 crops through the preprocessing contract
+    trace_x = to_model(torch.randint(0, 256, (batch, size, size, 3), generator=gen, dtype=torch.uint8))
+    check_x = to_model(torch.randint(0, 256, (batch + 1, size, size, 3), generator=gen, dtype=torch.uint8))
     result = ExportResult(out_dir=out)
     try:
         enc = _Encoder(model).eval()
@@ -224,6 +231,7 @@ def export_onnx(model: nn.Module, out_dir: str | os.PathLike, identities: list[s
         "latent_dim": dim,
         "contracts": {"image": "float32 RGB in [-1, 1], NCHW", "z": "float32 N×D",
                       "rgb": "float32 RGB in [-1, 1], NCHW", "mask": "float32 in [0, 1], N×1×S×S"},
+        "preprocessing": preprocessing_block(size),
         "atol": atol,
         "max_abs_diff": result.max_abs_diff,
         "graphs": [g.__dict__ for g in result.graphs],

@@ -16,9 +16,15 @@ import numpy as np
 
 from ._io import atomic_write_text, fsync_dir, read_image, remove_stale_temps, write_image
 from .errors import FaceSetError, ImageReadError
+from .formats import FileFormat
 from .landmarks import NUM_LANDMARKS
 
 INDEX_NAME = "faces.jsonl"
+#: ``faceset.json`` beside the index: the FaceSet format's kind and version (FaceSets written before
+#: it existed have none and are version 1). Each line of the index is one :class:`FaceRecord`.
+HEADER_NAME = "faceset.json"
+FACESET_FORMAT = FileFormat("latentedit.faceset", 1, error=FaceSetError, what="FaceSet header",
+                            required={"index": (str,)})
 ATTRIBUTE_SOURCES = ("ground_truth", "celeba", "measured")
 _FIELDS = ("image", "identity", "source", "size", "landmarks", "affine", "attributes",
            "attribute_sources", "descriptor", "extra")
@@ -403,6 +409,8 @@ def read_index(root: Path) -> list[FaceRecord]:
         raise FaceSetError(f"{root}: FaceSet folder not found")
     if not index.is_file():
         raise FaceSetError(f"{root}: not a FaceSet (no {INDEX_NAME})")
+    if (Path(root) / HEADER_NAME).exists():
+        FACESET_FORMAT.read(Path(root) / HEADER_NAME)
     return _parse_index(index)[0]
 
 
@@ -482,6 +490,11 @@ class FaceSetWriter:
         self._fd = fd
         os.lseek(fd, 0, os.SEEK_END)
         self._images = {r.image for r in self.records}
+        header = self.root / HEADER_NAME
+        if header.exists():
+            FACESET_FORMAT.read(header)  # a FaceSet of a newer format is not appended to
+        else:
+            FACESET_FORMAT.write(header, {"index": INDEX_NAME})
         (self.root / "images").mkdir(exist_ok=True)
         self._clear_pending()
         remove_stale_temps(self.root)

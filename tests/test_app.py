@@ -324,13 +324,49 @@ def test_cli_app_refuses_missing_and_tampered_models(tmp_path, model_dir, capsys
 
 def test_report_tab_plots_and_caches(editor, tmp_path):
     from latentedit.app.report_tab import edit_report_for_app
+    from latentedit.eval.report import edit_report
 
-    png, md = edit_report_for_app(editor, "smile", tmp_path, n=4)
+    png, md = edit_report_for_app(editor, "smile", tmp_path, edit_report, n=4)
     assert Path(png).is_file() and read_image(png).shape[1] > 300
     assert "# Edit report: `smile`" in md and "4 faces" in md
     assert "(\\|Δ\\|/std)" in md                            # the table renders as a table
     mtime = Path(png).stat().st_mtime_ns
-    assert edit_report_for_app(editor, "smile", tmp_path, n=4) == (png, md)   # cached: not recomputed
+    assert edit_report_for_app(editor, "smile", tmp_path, edit_report, n=4) == (png, md)   # cached: not recomputed
     assert Path(png).stat().st_mtime_ns == mtime
     with pytest.raises(LatentEditError, match="no boundary for 'frown'"):
-        edit_report_for_app(editor, "frown", tmp_path)
+        edit_report_for_app(editor, "frown", tmp_path, edit_report)
+
+
+def test_report_tab_without_engine_says_unavailable(editor, tmp_path):
+    """The app never imports evaluation code: without an injected report engine the tab says so."""
+    import gradio as gr
+
+    from latentedit.app import build_app
+    from latentedit.app.report_tab import UNAVAILABLE, edit_report_for_app
+    from latentedit.eval.report import edit_report
+
+    with pytest.raises(LatentEditError, match="reports are not available"):
+        edit_report_for_app(editor, "smile", tmp_path, None)
+    assert not (tmp_path / "faceset").exists()            # refused before rendering anything
+
+    def report_button(demo):
+        return next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "le-report-run")
+
+    def texts(demo):
+        return [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
+
+    bare = build_app(editor, work_dir=str(tmp_path / "bare"))
+    assert UNAVAILABLE in texts(bare) and report_button(bare).interactive is False
+    full = build_app(editor, work_dir=str(tmp_path / "full"), report=edit_report)
+    assert UNAVAILABLE not in texts(full) and report_button(full).interactive is not False
+
+
+def test_cli_app_hands_the_report_engine_to_the_app(model_dir, monkeypatch):
+    from latentedit.app import build
+    from latentedit.cli.main import main
+    from latentedit.eval.report import edit_report
+
+    seen = {}
+    monkeypatch.setattr(build, "launch", lambda editor, **kw: seen.update(kw, attributes=editor.attributes))
+    assert main(["app", str(model_dir), "--port", "0"]) == 0
+    assert seen["report"] is edit_report and list(seen["attributes"]) == list(ATTRIBUTES)

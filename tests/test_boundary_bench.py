@@ -62,7 +62,7 @@ def test_supervised_cnn_reference_learns_a_planted_visual_label():
     mouth-sized patch (label 1, with missing labels masked out), far above chance on held-out images."""
     import numpy as np
 
-    from latentedit.bench.cnn_reference import supervised_cnn_bacc
+    from latentedit.eval.bench.cnn_reference import supervised_cnn_bacc
 
     rng = np.random.default_rng(0)
     n = 240

@@ -45,6 +45,9 @@ def test_manifest_lists_every_graph_within_tolerance(exported, model_dir):
     assert m["model_id"] == load_model(model_dir).model_id
     assert 0 <= m["max_abs_diff"] <= 1e-3
     assert all(g["max_abs_diff"] <= 1e-3 for g in m["graphs"])
+    from latentedit.preprocess import preprocessing_block
+
+    assert m["preprocessing"] == preprocessing_block(64)  # how a runtime must make the encoder's input
 
 
 def test_onnx_graphs_reproduce_pytorch_at_another_batch_size(exported, model_dir):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.conftest import shared_path
-from latentedit.faces.validate import PAIRS, baseline_ratios, identity_split, validate_celeba
+from latentedit.eval.bench.landmark_scores import PAIRS, baseline_ratios, identity_split, validate_celeba
 
 
 def test_identity_split_is_disjoint_and_seeded():
@@ -45,7 +45,7 @@ def test_eye_patches_are_level_normalised_crops_of_both_eyes(tmp_path):
     import cv2
 
     from latentedit.faces.meanface import MEAN_FACE
-    from latentedit.faces.validate import eye_patches
+    from latentedit.eval.bench.landmark_scores import eye_patches
 
     lm = MEAN_FACE * 60 + 50  # a face ~60 px wide in a 100-px image
     img = np.full((100, 100), 200, np.uint8)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import latentedit
 from latentedit.errors import LatentEditError
-from latentedit.metrics import LPIPS_ENV, load_lpips, lpips_distance, lpips_search_paths, psnr, ssim, summarize
+from latentedit.eval.metrics import lpips_distance, psnr, ssim, summarize
+from latentedit.train.lpips import LPIPS_ENV, load_lpips, lpips_search_paths
 from tests.conftest import shared_path
 
 
@@ -80,7 +83,8 @@ def test_lpips_missing_weights_error_names_paths(tmp_path, monkeypatch):
         load_lpips(tmp_path / "nowhere")
     # Without an argument the environment variable is tried first, then ../shared (dev only).
     paths = lpips_search_paths()
-    assert paths[0] == tmp_path / "nowhere" and paths[-1].parts[-3:] == ("shared", "weights", "lpips")
+    checkout = Path(latentedit.__file__).resolve().parents[1]
+    assert paths[0] == tmp_path / "nowhere" and paths[-1] == checkout.parent / "shared" / "weights" / "lpips"
 
 
 def test_lpips_corrupt_weights_file(tmp_path):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentedit.edit.oracle import AttributeOracle, default_oracle_dir, heldout_table, main, train_oracle
+from latentedit.cli.main import main
+from latentedit.eval.oracle import AttributeOracle, default_oracle_dir, heldout_table, train_oracle
 from latentedit.errors import LatentEditError, ModelFormatError
 
 
@@ -95,11 +96,15 @@ def test_oracle_reads_its_training_signal():
     assert max(r2["yaw"], r2["background"], r2["skin_tone"], r2["light_angle"]) > 0.25, r2
 
 
-def test_module_entry_point(tmp_path, capsys):
-    assert main(["--out", str(tmp_path / "o"), "--n-images", "16", "--size", "32", "--steps", "2",
+def test_bench_oracle_command(tmp_path, capsys):
+    assert main(["bench", "oracle", "--out", str(tmp_path / "o"), "--n-images", "16", "--size", "32", "--steps", "2",
                  "--batch-size", "8", "--n-heldout", "8"]) == 0
     assert "| smile |" in capsys.readouterr().out
-    assert main(["--out", str(tmp_path / "o"), "--n-images", "16", "--size", "32", "--steps", "1"]) == 2
+    assert "latentedit bench oracle --out DIR" in (tmp_path / "o" / "README.md").read_text()
+    assert AttributeOracle.load(tmp_path / "o").resolution == 32
+    assert main(["bench", "oracle", "--out", str(tmp_path / "o"), "--n-images", "16", "--size", "32",
+                 "--steps", "1"]) == 2
+    assert "already holds an oracle" in capsys.readouterr().err
 
 
 def test_default_dir_env(monkeypatch, tmp_path):

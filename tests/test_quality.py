@@ -99,7 +99,7 @@ def test_suite_runs_end_to_end_and_matches_schema(run_dir):
 
 
 def test_markdown_generation(run_dir, tmp_path):
-    from latentedit.bench.markdown import main as md_main, render_benchmarks
+    from latentedit.eval.bench.markdown import render_benchmarks
 
     root, data = run_dir
     text = render_benchmarks(root / "bench")
@@ -107,7 +107,7 @@ def test_markdown_generation(run_dir, tmp_path):
     assert "Reproduce: `latentedit bench merge --json docs/bench/merge_cpu.json`" in text
     assert "## train" in text and "Not measured yet" in text
     assert "hardware: cpu, 2 CPU cores" in text
-    assert md_main(["--bench-dir", str(root / "bench"), "--out", str(tmp_path / "B.md")]) == 0
+    assert main(["bench", "markdown", "--bench-dir", str(root / "bench"), "--out", str(tmp_path / "B.md")]) == 0
     assert (tmp_path / "B.md").read_text() == text
 
 
@@ -123,7 +123,7 @@ def test_data_spec_errors(run_dir):
 
 def test_real_face_parts_on_shared_frames(run_dir, tmp_path):
     """Swap and reconstruction on real frames (tiny untrained model: the numbers show the baselines work)."""
-    from latentedit.bench import quality_parts as qp
+    from latentedit.eval.bench import quality_parts as qp
     from latentedit.edit.editor import Editor
     from latentedit.faces import extract
     from tests.conftest import shared_path
@@ -145,7 +145,7 @@ def test_real_face_parts_on_shared_frames(run_dir, tmp_path):
 
 
 def test_decoder_people_from_specs_and_run_config(tmp_path):
-    from latentedit.bench.quality_parts import run_data_specs, synth_people
+    from latentedit.eval.bench.quality_parts import run_data_specs, synth_people
     from latentedit.synth.generate import identity_params
 
     class M:

@@ -485,7 +485,7 @@ CASES = [
         _copy_model(w, t)), w.fs, "--out", t / "z.safetensors"], ["model.safetensors", "not a readable safetensors"]),
     C("model-alignment-template-malformed", lambda w, t: _edit(w, t)[:1] + [
         (lambda m: _text(m / "alignment_template.json", '{"landmarks": "x", "size": 64}') and m)(_copy_model(w, t))]
-      + _edit(w, t)[2:], ["alignment_template.json", "malformed alignment template"]),
+      + _edit(w, t)[2:], ["alignment_template.json", "field 'landmarks' must be a list, got 'x' (a string)"]),
     C("model-is-a-faceset", lambda w, t: ["app", w.fs], ["fs", "not a model folder (no config.json)"]),
     # -- boundaries -------------------------------------------------------------------------------
     C("boundary-wrong-model", lambda w, t: _edit(w, t)[:1] + [_boundary(w, t, lambda b: dict(
@@ -494,7 +494,7 @@ CASES = [
     C("boundary-bad-json", lambda w, t: _edit(w, t)[:1] + [_boundary(w, t, lambda b: "{nope")] + _edit(w, t)[2:],
       ["smile.json", "malformed JSON"]),
     C("boundary-field-wrong-type", lambda w, t: _edit(w, t)[:1] + [_boundary(w, t, lambda b: dict(
-        b, latent_dim="32"))] + _edit(w, t)[2:], ["smile.json", "field 'latent_dim' has the wrong type"]),
+        b, latent_dim="32"))] + _edit(w, t)[2:], ["smile.json", "field 'latent_dim' must be an integer, got '32' (a string)"]),
     C("boundary-normal-missing", lambda w, t: _edit(w, t)[:1] + [
         (lambda m: (m / "boundaries" / "smile.safetensors").unlink() or m)(_copy_model(w, t))] + _edit(w, t)[2:],
       ["smile.safetensors", "boundary normal file not found"]),
@@ -604,7 +604,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def _numeric_options():
     for name, sub in _subparsers(build_parser()).items():
-        if name == "bench":  # benchmark options live in latentedit/bench (see docs/RELIABILITY.md)
+        if name == "bench":  # benchmark options live in latentedit/eval/bench (see docs/RELIABILITY.md)
             continue
         for action in sub._actions:
             if action.option_strings and not action.choices and (action.type in (int, float)

@@ -14,7 +14,7 @@ from latentedit.errors import LatentEditError
 
 def make_synth_faceset(root: Path, n: int = 24, size: int = 64, seed: int = 0, identities=("A", "B")):
     """A small SynthFaces FaceSet (two identities, varied expressions, ground-truth attributes)."""
-    from latentedit.edit.oracle import _synth_api
+    from latentedit.eval.oracle import _synth_api
     from latentedit.faceset import FaceRecord, FaceSetWriter
 
     synth = _synth_api()
@@ -50,7 +50,7 @@ def make_tiny_model(root: Path, faceset, attributes=("smile", "mouth_open")):
 
 
 def make_tiny_oracle(root: Path):
-    from latentedit.edit.oracle import train_oracle
+    from latentedit.eval.oracle import train_oracle
 
     return train_oracle(root, n_images=32, size=32, seed=5, steps=3, batch_size=16, n_heldout=8, progress=False)
 
@@ -66,7 +66,7 @@ def setup(tmp_path_factory):
 
 
 def test_report_values_respond_to_the_sweep(setup):
-    from latentedit.edit.report import edit_report
+    from latentedit.eval.report import edit_report
 
     base, fs = setup
     rep = edit_report(base / "model", None, fs, "smile", alphas=[-3, -1, 1, 3], n=10,
@@ -88,7 +88,7 @@ def test_report_values_respond_to_the_sweep(setup):
 
 
 def test_report_hold_changes_the_direction_and_outputs(setup, tmp_path):
-    from latentedit.edit.report import edit_report
+    from latentedit.eval.report import edit_report
 
     base, fs = setup
     plain = edit_report(base / "model", None, fs, "smile", alphas=[2], n=6, oracle_dir=base / "oracle",
@@ -112,7 +112,7 @@ def test_report_hold_changes_the_direction_and_outputs(setup, tmp_path):
 
 
 def test_report_landmark_oracle_on_real_face_path(setup):
-    from latentedit.edit.report import edit_report
+    from latentedit.eval.report import edit_report
 
     base, fs = setup
     rep = edit_report(base / "model", None, fs, "smile", alphas=[-2, 2], n=2, oracle="landmarks", progress=False)
@@ -124,7 +124,7 @@ def test_report_landmark_oracle_on_real_face_path(setup):
 
 
 def test_report_errors_name_the_problem(setup):
-    from latentedit.edit.report import edit_report, resolve_oracle_attribute
+    from latentedit.eval.report import edit_report, resolve_oracle_attribute
 
     base, fs = setup
     with pytest.raises(LatentEditError, match="no boundary for 'Smiling'"):

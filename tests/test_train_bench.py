@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from latentedit.bench import train as bench_train
+from latentedit.eval.bench import train as bench_train
 
 
 def test_measure_both_variants_same_model():

@@ -24,6 +24,7 @@ import gradio as gr
 from ..errors import LatentEditError
 from . import batch as bt
 from . import callbacks as cb
+from .report_tab import UNAVAILABLE, ReportFn, edit_report_for_app
 from .samples import list_samples
 
 log = logging.getLogger("latentedit.app")
@@ -86,7 +87,8 @@ def _request_dir(root: Path) -> Path:
 
 
 def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None = None,
-              concurrency: int = DEFAULT_CONCURRENCY, title: str = "latentedit") -> gr.Blocks:
+              concurrency: int = DEFAULT_CONCURRENCY, title: str = "latentedit",
+              report: ReportFn | None = None) -> gr.Blocks:
     """Build the Gradio app: one slider (and one "hold" box) per loaded boundary.
 
     Args:
@@ -96,6 +98,9 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
         work_dir: where downloads and batch outputs are written (default: a new temp folder).
         concurrency: queue concurrency limit for each event (also set it in ``queue()``).
         title: page title.
+        report: the edit report engine for the Report tab, normally
+            :func:`latentedit.eval.report.edit_report` (evaluation code, which the app never imports
+            itself). None: the tab says reports are unavailable.
 
     Returns:
         The ``gr.Blocks`` (not launched; call ``.queue(...).launch(max_file_size=...)`` or use
@@ -184,9 +189,10 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
 
         with gr.Tab("Report"):
             gr.Markdown("How the edit of one attribute moves every measured attribute, on a small built-in "
-                        "SynthFaces set (computed once per attribute, then cached).")
+                        "SynthFaces set (computed once per attribute, then cached)." if report is not None
+                        else UNAVAILABLE)
             report_attr = gr.Dropdown(attributes, value=attributes[0], label="Attribute")
-            report_go = gr.Button("Show report", elem_id="le-report-run")
+            report_go = gr.Button("Show report", elem_id="le-report-run", interactive=report is not None)
             report_img = gr.Image(label="Edit report", type="filepath", interactive=False)
             report_md = gr.Markdown()
 
@@ -290,13 +296,13 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
                                print_exception=False) from None
 
         @_guard
-        def report(attribute):
-            from .report_tab import edit_report_for_app
-
+        def show_report(attribute):
+            if report is None:
+                raise LatentEditError(UNAVAILABLE)
             if attribute not in attributes:
                 raise LatentEditError(f"unknown attribute {attribute!r}")
             if attribute not in report_cache:
-                report_cache[attribute] = edit_report_for_app(editor, attribute, root)
+                report_cache[attribute] = edit_report_for_app(editor, attribute, root, report)
             return report_cache[attribute]
 
         # Name the API parameters after the controls (gradio_client: predict(smile=1.0, ...)).
@@ -337,13 +343,14 @@ def build_app(editor, limits: cb.AppLimits | None = None, work_dir: str | None =
             show, None, download, api_name="show_download_recipe", api_visibility="private")
         batch_go.click(batch, [batch_files, batch_aligned, *controls], [batch_zip, batch_md, batch_json],
                        api_name="batch", concurrency_limit=1)
-        report_go.click(report, [report_attr], [report_img, report_md], api_name="report", concurrency_limit=1)
+        report_go.click(show_report, [report_attr], [report_img, report_md], api_name="report", concurrency_limit=1)
     return demo
 
 
 def launch(editor, host: str = "127.0.0.1", port: int | None = 7860, concurrency: int = DEFAULT_CONCURRENCY,
            max_file_size: str | int = "20mb", queue_size: int = 64, limits: cb.AppLimits | None = None,
-           prevent_thread_lock: bool = False, quiet: bool = False, work_dir: str | None = None) -> gr.Blocks:
+           prevent_thread_lock: bool = False, quiet: bool = False, work_dir: str | None = None,
+           report: ReportFn | None = None) -> gr.Blocks:
     """Build and serve the app (never with a public share link).
 
     Args:
@@ -357,12 +364,14 @@ def launch(editor, host: str = "127.0.0.1", port: int | None = 7860, concurrency
         prevent_thread_lock: return instead of blocking (tests, benchmarks).
         quiet: do not print the URL banner.
         work_dir: where downloads and batch outputs go (default: a new temp folder).
+        report: the Report tab's engine (see :func:`build_app`); ``latentedit app`` passes
+            :func:`latentedit.eval.report.edit_report`.
 
     Returns:
         The running ``gr.Blocks`` (``.local_url`` is its address; ``.close()`` stops it). With
         ``prevent_thread_lock=False`` this returns only after the server stops.
     """
-    demo = build_app(editor, limits=limits, concurrency=concurrency, work_dir=work_dir)
+    demo = build_app(editor, limits=limits, concurrency=concurrency, work_dir=work_dir, report=report)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     demo.launch(server_name=host, server_port=port, share=False, max_file_size=max_file_size,
                        prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False,

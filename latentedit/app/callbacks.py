@@ -19,6 +19,7 @@ from .._io import atomic_write_text, read_image, write_image
 from ..errors import ImageReadError, LatentEditError, NoFaceError
 from ..landmarks import REGIONS
 from ..media import IMAGE_EXTENSIONS
+from ..preprocess import resize
 
 #: Region choices shown in the app ("none" = no region confinement).
 REGION_CHOICES: tuple[str, ...] = ("none",) + tuple(REGIONS)
@@ -87,11 +88,8 @@ def fit_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarr
     h, w = image.shape[:2]
     if max(h, w) <= max_side:
         return image
-    from PIL import Image
-
     s = max_side / max(h, w)
-    return np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s))),
-                                                    Image.BILINEAR))
+    return resize(image, (max(1, round(w * s)), max(1, round(h * s))))
 
 
 class LiveImages:

@@ -1,13 +1,29 @@
-"""The app's report tab: the edit report (:func:`latentedit.edit.report.edit_report`) of one attribute
-on a small built-in SynthFaces set, rendered once per app and cached on disk."""
+"""The app's report tab: the edit report of one attribute on a small built-in SynthFaces set, rendered
+once per app and cached on disk.
+
+The report engine is evaluation code (:func:`latentedit.eval.report.edit_report`), which the product
+never imports: the app receives it from its caller (``build_app(editor, report=...)``; ``latentedit
+app`` passes it). Without it the tab says that reports are unavailable.
+"""
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path
+from typing import Any, Callable
 
 from .._io import atomic_write_text
 from ..errors import LatentEditError
+from ..pretrained import default_oracle_dir
+
+#: The report engine's signature: ``latentedit.eval.report.edit_report(editor, boundaries, faceset,
+#: attribute, *, alphas, n, oracle, progress, ...) -> EditReport`` (``.save(dir)``, ``.to_markdown()``).
+ReportFn = Callable[..., Any]
+
+#: What the tab shows (and the ``/report`` endpoint answers) when the app was built without a report engine.
+UNAVAILABLE = ("Edit reports are not available in this app: it was started without the report engine. "
+               "`latentedit app` provides it; from Python, pass `report=latentedit.eval.report.edit_report` "
+               "to `latentedit.app.build_app` or `latentedit.app.launch`.")
 
 #: The built-in report set (people × faces each), and how many of its faces a report sweeps.
 REPORT_IDENTITIES, REPORT_PER_IDENTITY = 12, 4
@@ -48,7 +64,7 @@ def _escape_cells(markdown: str) -> str:
                      for line in markdown.split("\n"))
 
 
-def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike,
+def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike, report: ReportFn | None,
                         n: int = REPORT_FACES) -> tuple[str, str]:
     """Compute the edit report of ``attribute`` on the built-in set and save its plot.
 
@@ -56,16 +72,18 @@ def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike,
         editor: the app's :class:`~latentedit.edit.Editor`.
         attribute: a loaded boundary.
         work_dir: cache folder (the FaceSet and one ``<attribute>/report.png`` per attribute).
+        report: the report engine (:func:`latentedit.eval.report.edit_report`), or None.
         n: faces swept.
 
     Returns:
         ``(path of report.png, report markdown)``.
 
     Raises:
-        LatentEditError: unknown attribute, or the report's oracle is missing.
+        LatentEditError: no report engine (:data:`UNAVAILABLE`), unknown attribute, or the report's
+            oracle is missing.
     """
-    from ..edit.report import edit_report
-
+    if report is None:
+        raise LatentEditError(UNAVAILABLE)
     if attribute not in editor.attributes:
         raise LatentEditError(f"no boundary for {attribute!r}; loaded: {', '.join(editor.attributes)}")
     work = Path(work_dir)
@@ -73,15 +91,13 @@ def edit_report_for_app(editor, attribute: str, work_dir: str | os.PathLike,
     png = out / "report.png"
     if png.is_file() and (out / "report.md").is_file():
         return str(png), _escape_cells((out / "report.md").read_text(encoding="utf-8"))
-    from ..edit.oracle import default_oracle_dir
-
     faceset = builtin_faceset(work / "faceset", editor.resolution)
     # The SynthFaces oracle ships with the pretrained model; without it, measure with dlib landmarks.
     has_oracle = (default_oracle_dir() / "config.json").is_file()
-    report = edit_report(editor, None, faceset, attribute, alphas=REPORT_ALPHAS, n=n,
-                         oracle="auto" if has_oracle else "landmarks", progress=False)
-    report.save(out, overwrite=True)
-    text = _escape_cells(report.to_markdown())
+    result = report(editor, None, faceset, attribute, alphas=REPORT_ALPHAS, n=n,
+                    oracle="auto" if has_oracle else "landmarks", progress=False)
+    result.save(out, overwrite=True)
+    text = _escape_cells(result.to_markdown())
     if not has_oracle:
         text = (f"> The SynthFaces oracle ({default_oracle_dir()}) is not installed; this report measures "
                 "the decoded faces with dlib landmarks instead.\n\n") + text

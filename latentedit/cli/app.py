@@ -115,12 +115,13 @@ def run(args: argparse.Namespace) -> int:
     verify_manifest(folder)               # a tampered shipped model fails here, naming the file
     editor = Editor.from_pretrained(path, boundaries=args.boundaries, device=args.device)
     from ..app import launch
+    from ..eval.report import edit_report  # the Report tab's engine: the CLI hands evaluation to the app
 
     print(f"latentedit app: {len(editor.attributes)} attributes ({', '.join(editor.attributes)}), "
           f"decoders {', '.join(editor.identities)}; serving on http://{args.host}:{args.port or '<free port>'}")
     try:
         launch(editor, host=args.host, port=args.port or None, concurrency=args.concurrency,
-               max_file_size=args.max_file_size)
+               max_file_size=args.max_file_size, report=edit_report)
     except OSError as exc:  # gradio: "Cannot find empty port in range: 7860-7860" (taken since the check)
         if "empty port" in str(exc).lower():
             raise LatentEditError(port_in_use(args.port)) from None

@@ -1,8 +1,14 @@
-"""``latentedit bench <what>``: benchmarks. Each lives in ``latentedit/bench/<what>.py`` with
+"""``latentedit bench <what>``: benchmarks and evaluation tools. Each lives in
+``latentedit/eval/bench/<what>.py`` (dashes in the command become underscores) with
 ``add_arguments(parser)`` and ``run(args) -> int``."""
 from __future__ import annotations
 
 import importlib
+
+from ..errors import LatentEditError
+
+#: Package holding one module per benchmark.
+PACKAGE = "latentedit.eval.bench"
 
 #: Benchmark name -> one-line help.
 BENCHMARKS = {
@@ -14,7 +20,15 @@ BENCHMARKS = {
     "edit": "slider-move latency p50/p95 and batch edit throughput",
     "app": "app latency through a real client, 1 and 8 concurrent clients",
     "quality": "reconstruction, swap and edit quality (BENCHMARKS.md tables)",
+    "landmark-scores": "landmark attribute scores against CelebA's labels (held-out ROC AUC)",
+    "oracle": "train the SynthFaces attribute oracle that judges edit reports",
+    "markdown": "regenerate BENCHMARKS.md from docs/bench/*.json",
 }
+
+
+def module_name(name: str) -> str:
+    """The module of benchmark ``name`` (``landmark-scores`` -> ``latentedit.eval.bench.landmark_scores``)."""
+    return f"{PACKAGE}.{name.replace('-', '_')}"
 
 
 def add_parser(sub):
@@ -25,9 +39,9 @@ def add_parser(sub):
         bp = bsub.add_parser(name, help=help_text, description=help_text)
         bp.set_defaults(_bench=name)
         try:
-            module = importlib.import_module(f"latentedit.bench.{name}")
+            module = importlib.import_module(module_name(name))
         except ModuleNotFoundError as exc:
-            if exc.name != f"latentedit.bench.{name}":
+            if exc.name != module_name(name):
                 raise
             continue
         module.add_arguments(bp)
@@ -35,15 +49,13 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..errors import LatentEditError
-
     name = getattr(args, "_bench", None)
     if name is None:
         raise LatentEditError("choose a benchmark: " + ", ".join(BENCHMARKS))
     try:
-        module = importlib.import_module(f"latentedit.bench.{name}")
+        module = importlib.import_module(module_name(name))
     except ModuleNotFoundError as exc:
-        if exc.name == f"latentedit.bench.{name}":
+        if exc.name == module_name(name):
             raise LatentEditError(f"benchmark {name!r} is not implemented yet") from None
         raise
     return module.run(args)

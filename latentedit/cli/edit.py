@@ -103,48 +103,23 @@ def run_edit(args) -> int:
     Raises:
         LatentEditError: before any work, for an unusable ``--out``, recipe, model or set of inputs.
     """
-    from ..edit.batch import expand_inputs
     from ..edit.editor import Editor
+    from ..edit.output import edit_to_folder
 
     out = check_output_dir(args.out)  # before loading anything: a bad --out costs nothing
     recipe = build_recipe(args)
     check_inputs(args.inputs)
     editor = Editor.from_pretrained(args.model, boundaries=args.boundaries, device=args.device)
     recipe.validate(editor.attributes, editor.identities, where=args.recipe or "command line")
-    jobs = expand_inputs(args.inputs)  # reads FaceSet indexes: a malformed one stops the run here
-    if out.exists() and not out.is_dir():
-        raise LatentEditError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    writer = _Outputs(out)
-    videos = [j for j in jobs if j.kind == "video"]
-    records: list[dict] = []
-
-    from ..edit.batch import iter_edit
-
-    flat = _job_inputs([j for j in jobs if j.kind != "video"])
-    for res in [] if not flat else iter_edit(editor, flat, recipe, batch_size=args.batch, aligned=args.aligned, progress=True):
-        records.append(writer.write_result(res))
-    for job in videos:
-        from ..edit.video import edit_video
-
-        try:
-            target = writer.fresh(Path(job.label).stem, ".mp4")
-            info = edit_video(editor, job.payload, recipe, target, batch_size=args.batch, smooth=args.smooth,
-                              progress=True)
-            records.append({"input": job.label, "ok": True, "outputs": [str(target)], **info})
-        except (LatentEditError, OSError, ValueError) as exc:
-            records.append({"input": job.label, "ok": False, "error": str(exc)})
-    summary = _summarise(records, recipe, editor, args)
-    path = writer.fresh("summary", ".json")
-    from .._io import atomic_write_json
-
-    atomic_write_json(path, summary, overwrite=False)
+    command = getattr(args, "command", "edit")
+    path, summary = edit_to_folder(editor, args.inputs, recipe, out, batch_size=args.batch, aligned=args.aligned,
+                                   smooth=args.smooth, progress=True, command=command, model=str(args.model))
     n_fail = summary["n_failed"]
     print(f"{summary['n_ok']} input(s) edited, {n_fail} failed; outputs in {out}; summary: {path}")
     every_input_failed = n_fail and not summary["n_ok"]
     for r in summary["failures"]:  # one line each, on stderr
         kind = "error" if every_input_failed else "failed"
-        print(f"latentedit {getattr(args, 'command', 'edit')}: {kind}: {_one_line(r['error'])}", file=sys.stderr)
+        print(f"latentedit {command}: {kind}: {_one_line(r['error'])}", file=sys.stderr)
     return 2 if every_input_failed else 1 if n_fail else 0
 
 
@@ -176,71 +151,3 @@ def check_inputs(inputs) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more input(s) like it)" if len(problems) > 1 else ""
         raise LatentEditError(f"INPUT {problems[0]}{more}")
-
-
-def _job_inputs(jobs):
-    """Jobs back to Editor inputs (FaceSet records become one FaceSet view per folder, in order)."""
-    from ..faceset import FaceSet
-
-    out = []
-    for j in jobs:
-        if j.kind == "record":
-            fs, idx = j.payload
-            if out and isinstance(out[-1], FaceSet) and out[-1].root == fs.root:
-                out[-1].records.append(fs.records[idx])
-            else:
-                out.append(FaceSet(fs.root, records=[fs.records[idx]]))
-        elif j.kind == "error":
-            out.append(Path(j.label))
-        else:
-            out.append(j.payload)
-    return out
-
-
-class _Outputs:
-    """Fresh, never-overwriting output names inside one folder."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.used: set[Path] = set()
-        self._last_source: tuple[str, int] | None = None
-
-    def fresh(self, stem: str, suffix: str) -> Path:
-        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) or "output"
-        k = 0
-        while True:
-            p = self.root / (f"{stem}{suffix}" if k == 0 else f"{stem}_{k}{suffix}")
-            if p not in self.used and not p.exists():
-                self.used.add(p)
-                return p
-            k += 1
-
-    def write_result(self, res) -> dict:
-        from .._io import write_image
-
-        if not res.ok:
-            return {"input": res.source, "ok": False, "error": res.error}
-        src = Path(res.source)
-        suffix = src.suffix.lower() if src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") else ".png"
-        outputs = []
-        # a photo with several faces: every result carries the fully edited photo; write it once
-        if res.index == 0 or res.image is res.face:
-            path = self.fresh(src.stem if src.suffix else res.source, suffix)
-            write_image(path, res.image, overwrite=False)
-            outputs.append(str(path))
-        if res.image is not res.face:
-            path = self.fresh(f"{src.stem}_face{res.index}", ".png")
-            write_image(path, res.face, overwrite=False)
-            outputs.append(str(path))
-        return {"input": res.source, "ok": True, "face_index": res.index, "outputs": outputs}
-
-
-def _summarise(records: list[dict], recipe, editor, args) -> dict:
-    from .. import __version__
-
-    failures = [r for r in records if not r["ok"]]
-    ok_inputs = {r["input"] for r in records if r["ok"]}
-    return {"command": getattr(args, "command", "edit"), "created_by": f"latentedit {__version__}",
-            "model": str(args.model), "model_id": str(editor.model.model_id), "recipe": recipe.to_dict(),
-            "n_ok": len(ok_inputs), "n_failed": len(failures), "results": [r for r in records if r["ok"]],
-            "failures": failures}

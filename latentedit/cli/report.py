@@ -2,7 +2,7 @@
 
 Sweeps one attribute's edit strength over faces of a FaceSet and measures the target change,
 leakage into every other attribute and identity drift with oracles independent of the model
-(see :mod:`latentedit.edit.report`). Writes ``report.json``, ``report.md`` and ``report.png``.
+(see :mod:`latentedit.eval.report`). Writes ``report.json``, ``report.md`` and ``report.png``.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def add_parser(sub):
     p.add_argument("--oracle-attribute", default=None, help="oracle output measuring the target (prefix '-' "
                    "if more of the attribute means less of it, e.g. -eye_open_score)")
     p.add_argument("--lpips", action="store_true", help="add LPIPS to the alpha-0 decode to the identity drift "
-                   "(needs the LPIPS weights, see latentedit.metrics.load_lpips)")
+                   "(needs the LPIPS weights, see latentedit.train.lpips.load_lpips)")
     p.add_argument("--out", required=True, help="folder for report.json, report.md, report.png")
     p.add_argument("--overwrite", action="store_true", help="replace report files already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -73,8 +73,8 @@ def run(args) -> int:
     """Run the report and print its markdown table."""
     import torch
 
-    from ..edit.report import edit_report
-    from ..metrics import load_lpips
+    from ..eval.report import edit_report
+    from ..train.lpips import load_lpips
 
     check_output_dir(args.out)  # before the sweep: a bad --out costs nothing
     torch.set_num_threads(min(2, torch.get_num_threads()))

@@ -30,7 +30,7 @@ _HELP = {
     "dssim": "weight of the masked multi-scale DSSIM loss",
     "l1": "weight of the masked L1 loss",
     "mask_loss": "weight of the decoder mask channel's loss against the face mask",
-    "lpips_weights": "folder with the LPIPS backbone weights (default: latentedit.metrics search path)",
+    "lpips_weights": "folder with the LPIPS backbone weights (default: latentedit.train.lpips search path)",
     "generic_weight": "weight of the generic decoder's losses",
     "aux": "weight of the self-supervised head that makes z linearly predict the landmark geometry and "
            "scores (0 = off; needs landmarks; sharpens attribute boundaries)",

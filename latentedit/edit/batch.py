@@ -102,14 +102,20 @@ def iter_edit(editor, inputs, recipe: Recipe, batch_size: int = 32, aligned: boo
     Raises:
         RecipeError: if the recipe does not fit the editor's model (before any work).
     """
+    recipe.validate(editor.attributes, editor.identities)
+    yield from iter_jobs(editor, expand_inputs(inputs), recipe, batch_size=batch_size, aligned=aligned,
+                         progress=progress, num_workers=num_workers)
+
+
+def iter_jobs(editor, jobs: list[Job], recipe: Recipe, batch_size: int = 32, aligned: bool = False,
+              progress: bool = False, num_workers: int = 0) -> Iterator:
+    """:func:`iter_edit` on inputs already expanded by :func:`expand_inputs` (each expanded once)."""
     from torch.utils.data import DataLoader
 
     from .editor import EditResult
 
     if batch_size < 1:
         raise LatentEditError(f"batch_size must be ≥ 1, got {batch_size}")
-    recipe.validate(editor.attributes, editor.identities)
-    jobs = expand_inputs(inputs)
     loader = DataLoader(_Prepare(editor, jobs, aligned), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=list)
     bar = None

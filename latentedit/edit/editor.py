@@ -4,8 +4,13 @@ identity's decoder and merge the result back into the photo. Used by the CLI, th
 Pipeline of one face (contracts as in ``docs/ARCHITECTURE.md``)::
 
     image uint8 H×W×3 -> detect + align (affine source->crop) -> crop uint8 S×S×3
-      -> encode -> z (D,) -> z' = z + Σ alpha_k · std_k · n_k' -> decode(identity) rgb [-1, 1]
-      -> region blend with the unedited decode -> paste_back(colour, mask, feather) -> uint8 H×W×3
+      -> to_model [-1, 1] -> encode -> z (D,) -> z' = z + Σ alpha_k · std_k · n_k' -> decode(identity) rgb [-1, 1]
+      -> from_model uint8 -> region blend with the unedited decode -> paste_back(colour, mask, feather)
+      -> uint8 H×W×3
+
+Alignment, resizing and the uint8 <-> [-1, 1] conversions are the preprocessing contract's
+(:mod:`latentedit.preprocess`), the same code ``extract`` and training use: a photo gives the Editor
+byte-identical crops to the ones ``extract`` writes for the same framing.
 """
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import LatentEditError, NoFaceError
-from ._images import _as_image, _resize, _to_uint8, _warp_antialiased, alignment_template  # noqa: F401
+from ..preprocess import align, from_model, rescale_landmarks, resize, to_model, transform_points
+from ._images import _as_image, alignment_template  # noqa: F401  (alignment_template: public via latentedit.edit)
 from .recipe import Recipe
 
 from ..media import VIDEO_EXTENSIONS as VIDEO_SUFFIXES  # noqa: F401  (the one list: latentedit.media)
@@ -210,6 +216,17 @@ class Editor:
         """Side of the aligned crops the model takes and produces."""
         return int(self.model.config.resolution)
 
+    @property
+    def alignment_target(self) -> np.ndarray:
+        """The ``68×2`` landmarks (pixels of a crop at the model resolution) faces are aligned to:
+        :attr:`template`, or the canonical framing ``extract`` writes when there is none. Pass it to
+        :func:`latentedit.preprocess.align` to frame a face the way this Editor does."""
+        if self.template is not None:
+            return self.template
+        from ..faces import canonical_landmarks
+
+        return canonical_landmarks(self.resolution)
+
     # -- latent maths ---------------------------------------------------------------------------
     def _normal(self, name: str, hold: tuple[str, ...]):
         key = (name, hold)
@@ -245,15 +262,21 @@ class Editor:
 
     # -- model calls ----------------------------------------------------------------------------
     def encode_crops(self, crops: Sequence[np.ndarray], batch_size: int = 64):
-        """Encode uint8 ``S×S×3`` crops (resized to the model resolution) to a CPU ``N×D`` tensor."""
+        """Encode uint8 RGB ``S×S×3`` crops to a CPU float32 ``N×D`` tensor.
+
+        Crops of another size are resized to the model resolution (:func:`latentedit.preprocess.resize`)
+        and converted with :func:`latentedit.preprocess.to_model`.
+        """
         import torch
 
-        from ..latent.encode import encode_images
-
-        if not crops:
-            return torch.zeros((0, int(self.model.config.latent_dim)))
-        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
-        return encode_images(self.model, x, batch_size=batch_size, device=self.device)
+        s = self.resolution
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), batch_size):
+                chunk = np.stack([c if c.shape[:2] == (s, s) else resize(c, s)
+                                  for c in crops[start:start + batch_size]])
+                out.append(self.model.encode(to_model(chunk, device=self.device)).float().cpu())
+        return torch.cat(out) if out else torch.zeros((0, int(self.model.config.latent_dim)))
 
     def decode(self, z, identity: str):
         """Decode codes ``N×D`` as ``identity``: ``(rgb N×3×S×S in [-1, 1], mask N×1×S×S)`` on CPU."""
@@ -265,8 +288,13 @@ class Editor:
 
     # -- faces ----------------------------------------------------------------------------------
     def prepare_faces(self, image, aligned: bool = False, all_faces: bool = True, source: str | None = None,
-                      detector: str = "hog") -> list[Face]:
-        """Detect and align faces (without encoding them); see :meth:`find_faces`."""
+                      detector: str = "hog", refine: bool = True) -> list[Face]:
+        """Detect and align faces (without encoding them); see :meth:`find_faces`.
+
+        ``refine`` averages each face's landmarks over mirrored and jittered predictor runs
+        (:func:`latentedit.faces.refine_landmarks`, ~30 ms a face), as ``extract`` does by default, so
+        that a photo framed like the training crops gives the same crop here as there.
+        """
         from .._io import read_image
 
         label = source or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
@@ -279,26 +307,20 @@ class Editor:
             if h != w:  # an aligned crop should be square; keep its centre rather than squash it
                 k = min(h, w)
                 image = image[(h - k) // 2:(h - k) // 2 + k, (w - k) // 2:(w - k) // 2 + k]
-            return [Face(crop=_resize(image, s), z=None, source=label)]
-        from ..faces import align_face, detect_faces
+            return [Face(crop=resize(image, s), z=None, source=label)]
+        from ..faces import detect_faces, refine_landmarks
 
         dets = detect_faces(image, detector=detector)
         if not dets:
             raise NoFaceError(f"{label}: no face found")
         if not all_faces:
             dets = dets[:1]
+        template = self.alignment_target
         out = []
         for det in dets:
-            if self.template is None:
-                al = align_face(image, det.landmarks, size=s)
-                crop, affine, lms = al.crop, al.affine, al.landmarks
-            else:
-                from ..faces.align import ALIGN_INDICES, similarity_transform, transform_points
-
-                affine = similarity_transform(det.landmarks[ALIGN_INDICES], self.template[ALIGN_INDICES])
-                affine = affine.astype(np.float32)
-                crop, lms = _warp_antialiased(image, affine, s), transform_points(det.landmarks, affine)
-            out.append(Face(crop=crop, z=None, affine=affine, landmarks=np.asarray(lms, np.float32), image=image,
+            lms = refine_landmarks(image, det.landmarks) if refine else det.landmarks
+            crop, affine = align(image, lms, template, s)
+            out.append(Face(crop=crop, z=None, affine=affine, landmarks=transform_points(lms, affine), image=image,
                             box=tuple(float(v) for v in det.box), source=label))
         return out
 
@@ -330,10 +352,8 @@ class Editor:
         for i in (range(len(faceset)) if indices is None else indices):
             rec = faceset.records[i]
             crop = faceset.read_image(i)
-            lm = None
-            if rec.landmarks is not None:
-                lm = ((rec.landmarks.astype(np.float64) + 0.5) * (s / rec.size) - 0.5).astype(np.float32)
-            out.append(Face(crop=_resize(crop, s), z=None, landmarks=lm, source=rec.image, identity=rec.identity))
+            lm = None if rec.landmarks is None else rescale_landmarks(rec.landmarks, rec.size, s)
+            out.append(Face(crop=resize(crop, s), z=None, landmarks=lm, source=rec.image, identity=rec.identity))
         return out
 
     # -- editing --------------------------------------------------------------------------------
@@ -386,8 +406,9 @@ class Editor:
                     # The face hull from the landmarks, not the decoder's learned mask: it is defined
                     # for every model (a briefly trained mask can be near 0.5 everywhere).
                     paste = [self._region_mask(faces[i], "face") for i in chunk]
+                edited = from_model(rgb)  # (n, S, S, 3) uint8
                 for j, i in enumerate(chunk):
-                    out[i] = (_to_uint8(rgb[j]), paste[j])
+                    out[i] = (edited[j], paste[j])
         return out
 
     def _base_decode(self, faces: list[Face], z, ident: str):

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import LatentEditError
+from ..formats import FileFormat
 from ..landmarks import REGIONS
-
 from ..merge import BLEND_MODES, COLOR_MODES  # one definition of the merge modes
+
 RECIPE_REGIONS = ("none",) + tuple(REGIONS)
 RECIPE_FORMAT_VERSION = 1
 #: Largest |alpha| any recipe accepts (CLI ``--set``, recipe files, the API and the app): a step of
@@ -31,6 +32,11 @@ MAX_MASK_PIXELS = 128
 
 class RecipeError(LatentEditError):
     """A recipe is malformed or does not fit the loaded model (names the file and field)."""
+
+
+#: The recipe file format (a recipe without ``kind``/``format_version``, e.g. written by hand, is
+#: read as version 1).
+RECIPE_FORMAT = FileFormat("latentedit.recipe", RECIPE_FORMAT_VERSION, error=RecipeError, what="recipe")
 
 
 @dataclass
@@ -171,9 +177,9 @@ class Recipe:
 
     # -- (de)serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (with ``format_version``)."""
-        return {"format_version": RECIPE_FORMAT_VERSION, "edits": dict(self.edits), "hold": list(self.hold),
-                "region": self.region, "identity": self.identity, "merge": asdict(self.merge)}
+        """A JSON-serialisable dict (with ``kind`` and ``format_version``)."""
+        return RECIPE_FORMAT.stamp({"edits": dict(self.edits), "hold": list(self.hold), "region": self.region,
+                                    "identity": self.identity, "merge": asdict(self.merge)})
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "recipe") -> "Recipe":
@@ -184,14 +190,11 @@ class Recipe:
         """
         if not isinstance(obj, dict):
             raise RecipeError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-        known = {"format_version", "edits", "hold", "region", "identity", "merge"}
+        known = {"kind", "format_version", "edits", "hold", "region", "identity", "merge"}
         unknown = sorted(set(obj) - known)
         if unknown:
             raise RecipeError(f"{where}: unknown field(s) {unknown}; known: {', '.join(sorted(known))}")
-        version = obj.get("format_version", RECIPE_FORMAT_VERSION)
-        if isinstance(version, bool) or not isinstance(version, int) or version > RECIPE_FORMAT_VERSION:
-            raise RecipeError(f"{where}: field 'format_version': {version!r} is not supported "
-                              f"(this latentedit reads up to {RECIPE_FORMAT_VERSION})")
+        RECIPE_FORMAT.check(obj, where, default_version=1)
         merge = _merge_from_dict(obj.get("merge") or {}, f"{where}: field 'merge'")
         edits = obj.get("edits") or {}
         hold = obj.get("hold") or []

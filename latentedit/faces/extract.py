@@ -24,9 +24,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .._io import atomic_write_json, read_image
+from .._io import read_image
 from ..errors import FaceSetError, ImageReadError, LatentEditError
 from ..faceset import INDEX_NAME, FaceRecord, FaceSetWriter
+from ..formats import FileFormat
 from ..media import IMAGE_EXTENSIONS, MIN_IMAGE_SIDE, VIDEO_EXTENSIONS
 from ..video_io import VideoReadError, iter_frames, video_info
 from .align import align_face
@@ -36,6 +37,9 @@ from .scores import landmark_scores
 
 #: Name of the per-FaceSet extraction log.
 REPORT_NAME = "extract_report.json"
+#: ``extract_report.json``: one entry per extract run into the FaceSet (appended).
+EXTRACT_REPORT = FileFormat("latentedit.extract_report", 1, error=FaceSetError, what="extract report",
+                            required={"runs": (list,)})
 #: Reasons an input or frame can be skipped.
 REASONS = ("missing", "unsupported", "unreadable", "video_error", "no_face", "face_too_small")
 
@@ -348,4 +352,4 @@ def _write_report(out: Path, summary: ExtractSummary) -> None:
     run = summary.to_json()
     run["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     runs.append(run)
-    atomic_write_json(path, {"runs": runs})
+    EXTRACT_REPORT.write(path, {"runs": runs})

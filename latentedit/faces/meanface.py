@@ -1,13 +1,12 @@
 """The canonical 68-point mean face used for alignment.
 
 ``MEAN_FACE`` was computed by :func:`build_mean_face` from dlib landmarks on 1,500 CelebA images
-(``python -m latentedit.faces.meanface /work/shared/data/celeba10k/images``): generalised Procrustes
-alignment, averaging, then averaging with its mirror image so it is exactly left/right symmetric.
+(:func:`mean_face_source` regenerates it): generalised Procrustes alignment, averaging, then averaging
+with its mirror image so it is exactly left/right symmetric.
 Units: the landmark bounding box is centred on the origin and is 1 wide; ``y`` points down.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -148,11 +147,19 @@ MEAN_FACE = np.array([
 ], dtype=np.float32)
 
 
-if __name__ == "__main__":  # pragma: no cover - regenerates the constant above
-    data = _collect_celeba(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1500)
-    mean = build_mean_face(data)
-    print(f"# from {len(data)} faces")
-    print("MEAN_FACE = np.array([")
-    for x, y in mean:
-        print(f"    [{x:+.5f}, {y:+.5f}],")
-    print("], dtype=np.float32)")
+def mean_face_source(images_dir: str | Path, limit: int = 1500) -> str:  # pragma: no cover - maintainers only
+    """Recompute :data:`MEAN_FACE` from the ``*.jpg`` faces in ``images_dir`` and return it as Python
+    source, to paste over the constant above (a maintainer's tool; nothing calls it)::
+
+        python -c "from latentedit.faces.meanface import mean_face_source; print(mean_face_source('../shared/data/celeba10k/images'))"
+
+    Args:
+        images_dir: folder of face photos (CelebA's aligned images were used).
+        limit: photos read (the first ``limit`` in name order).
+
+    Returns:
+        ``# from N faces`` then the ``MEAN_FACE = np.array([...], dtype=np.float32)`` assignment.
+    """
+    data = _collect_celeba(Path(images_dir), limit)
+    rows = [f"    [{x:+.5f}, {y:+.5f}]," for x, y in build_mean_face(data)]
+    return "\n".join([f"# from {len(data)} faces", "MEAN_FACE = np.array([", *rows, "], dtype=np.float32)"])

@@ -17,7 +17,7 @@ jaw line. Scores are in inter-ocular units (larger = more):
 The names end in ``_score`` so they never collide with SynthFaces ground-truth names (``smile``).
 The weights of the combined scores were fitted (logistic regression, then rounded) on one half of the
 CelebA identities and are reported on the other half in ``docs/bench/landmark_scores_cpu.json``
-(``python -m latentedit.faces.validate``).
+(``latentedit bench landmark-scores``, :mod:`latentedit.eval.bench.landmark_scores`).
 """
 from __future__ import annotations
 

@@ -22,9 +22,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import LatentEditError, ModelFormatError
+from ..formats import FileFormat
 
 #: Version of the boundary JSON written by this code; newer files are refused.
 FORMAT_VERSION = 1
+#: ``<attribute>.json`` (``latent_dim`` and the ids are checked against the model when it loads).
+BOUNDARY_FORMAT = FileFormat("latentedit.boundary", FORMAT_VERSION, what="boundary", required={
+    "attribute": (str,), "model_id": (str,), "latent_dim": (int,)})
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
 
 
@@ -126,8 +130,7 @@ class Boundary:
         def num(x):
             return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
 
-        return {
-            "format_version": FORMAT_VERSION,
+        return BOUNDARY_FORMAT.stamp({
             "attribute": self.attribute,
             "model_id": self.model_id,
             "latent_dim": self.latent_dim,
@@ -145,7 +148,7 @@ class Boundary:
             "threshold": float(self.threshold),
             "meta": self.meta,
             "created_by": self.created_by,
-        }
+        })
 
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write ``<attribute>.json`` and ``<attribute>.safetensors`` into ``directory`` atomically.
@@ -221,27 +224,8 @@ class Boundary:
             raise ModelFormatError(f"{jpath}: boundary metadata file not found")
         if not spath.is_file():
             raise ModelFormatError(f"{spath}: boundary normal file not found (it belongs beside {jpath.name})")
-        try:
-            meta = json.loads(jpath.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"{jpath}: malformed JSON ({exc})") from None
-        if not isinstance(meta, dict):
-            raise ModelFormatError(f"{jpath}: expected a JSON object")
-
-        def need(key, types):
-            if key not in meta:
-                raise ModelFormatError(f"{jpath}: field '{key}' is missing")
-            if not isinstance(meta[key], types) or isinstance(meta[key], bool) and bool not in types:
-                raise ModelFormatError(f"{jpath}: field '{key}' has the wrong type ({type(meta[key]).__name__})")
-            return meta[key]
-
-        version = need("format_version", (int,))
-        if version > FORMAT_VERSION:
-            raise ModelFormatError(f"{jpath}: boundary format_version {version} is newer than this latentedit "
-                                   f"supports ({FORMAT_VERSION}); upgrade latentedit")
-        attribute = need("attribute", (str,))
-        file_model = need("model_id", (str,))
-        dim = need("latent_dim", (int,))
+        meta = BOUNDARY_FORMAT.read(jpath)  # the common fields are present and typed
+        attribute, file_model, dim = meta["attribute"], meta["model_id"], meta["latent_dim"]
         if model_id is not None and file_model != model_id:
             raise BoundaryMismatchError(
                 f"{jpath}: boundary {attribute!r} was fitted on model {file_model!r}, but the loaded model is "

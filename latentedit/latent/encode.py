@@ -16,8 +16,11 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import LatentEditError, ModelFormatError
+from ..formats import FileFormat
 
 LATENTS_FORMAT_VERSION = 1
+#: The latents table (its header lives in safetensors string metadata, hence the string version).
+LATENTS_FORMAT = FileFormat("latentedit.latents", LATENTS_FORMAT_VERSION, what="latents")
 
 
 @dataclass
@@ -91,7 +94,7 @@ class LatentTable:
         path = Path(path)
         if path.exists() and not overwrite:
             raise LatentEditError(f"{path} already exists; refusing to overwrite it (choose another --out)")
-        meta = {"format_version": str(LATENTS_FORMAT_VERSION), "model_id": self.model_id,
+        meta = {"kind": LATENTS_FORMAT.kind, "format_version": str(LATENTS_FORMAT_VERSION), "model_id": self.model_id,
                 "attribute_names": json.dumps(self.attribute_names),
                 "attribute_sources": json.dumps(self.attribute_sources),
                 "image_paths": json.dumps(self.image_paths), "identities": json.dumps(self.identities),
@@ -123,10 +126,10 @@ class LatentTable:
                 z, attrs = f.get_tensor("z"), f.get_tensor("attributes")
         except (SafetensorError, OSError) as exc:
             raise ModelFormatError(f"{path}: cannot read latents ({exc})") from None
-        version = int(meta.get("format_version", "0") or 0)
-        if version > LATENTS_FORMAT_VERSION:
-            raise ModelFormatError(f"{path}: latents format_version {version} is newer than supported "
-                                   f"({LATENTS_FORMAT_VERSION})")
+        kind = meta.get("kind")
+        if kind is not None and kind != LATENTS_FORMAT.kind:
+            raise ModelFormatError(f"{path}: metadata 'kind' is {kind!r}, expected {LATENTS_FORMAT.kind!r}")
+        LATENTS_FORMAT.check_version(meta.get("format_version"), str(path), default=1)
         try:
             names = json.loads(meta.get("attribute_names", "[]"))
             sources = json.loads(meta.get("attribute_sources", "{}"))

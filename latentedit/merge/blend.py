@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..preprocess import to_unit
+
 #: Pixels of replicated border added around the region handed to cv2.seamlessClone, which
 #: fails (or silently shifts the result) when the mask touches the edge of its image.
 _CLONE_PAD = 4
@@ -18,7 +20,7 @@ def _as_mask(mask: np.ndarray, name: str = "mask") -> np.ndarray:
     if m.ndim != 2:
         raise ValueError(f"{name}: expected an H×W array, got shape {m.shape}")
     if m.dtype == np.uint8:
-        return m.astype(np.float32) / 255.0
+        return to_unit(m)
     if m.dtype == bool:
         return m.astype(np.float32)
     m = m.astype(np.float32)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..preprocess import check_affine, to_unit, warp
 from .blend import _as_mask, border_fade, erode_mask, feather_mask, seamless_clone
 from .color import COLOR_MODES, color_transfer
 
@@ -27,31 +28,6 @@ def default_feather(size: int) -> int:
     return max(1, int(round(size / 16)))
 
 
-def check_affine(affine: np.ndarray) -> np.ndarray:
-    """Validate a source→crop affine and return it as float64 ``2×3``.
-
-    Args:
-        affine: array-like of shape ``2×3`` (a ``3×3`` with last row ``[0, 0, 1]`` is accepted).
-
-    Returns:
-        float64 ``2×3`` array.
-
-    Raises:
-        ValueError: wrong shape, non-finite entries, or a singular (non-invertible) linear part.
-    """
-    a = np.asarray(affine, dtype=np.float64)
-    if a.shape == (3, 3) and np.allclose(a[2], [0, 0, 1]):
-        a = a[:2]
-    if a.shape != (2, 3):
-        raise ValueError(f"affine: expected a 2×3 matrix (source pixel → crop pixel), got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError("affine: contains NaN or infinite values")
-    det = float(np.linalg.det(a[:, :2]))
-    if abs(det) < 1e-10:
-        raise ValueError(f"affine: linear part is singular (determinant {det:.3g}); cannot invert it")
-    return a
-
-
 def _check_frame(frame: np.ndarray) -> np.ndarray:
     frame = np.asarray(frame)
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
@@ -64,7 +40,7 @@ def _face_to_float(face: np.ndarray) -> np.ndarray:
     if face.ndim != 3 or face.shape[2] != 3 or face.shape[0] != face.shape[1] or face.shape[0] < 2:
         raise ValueError(f"face: expected a square S×S×3 RGB crop, got shape {face.shape}")
     if face.dtype == np.uint8:
-        return face.astype(np.float32) / 255.0
+        return to_unit(face)
     if not np.issubdtype(face.dtype, np.floating):
         raise ValueError(f"face: expected uint8 or float in [0, 1], got dtype {face.dtype}")
     if not np.isfinite(face).all():
@@ -77,7 +53,9 @@ def _face_to_float(face: np.ndarray) -> np.ndarray:
 
 
 def warp_to_crop(frame: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
-    """Cut the aligned ``size×size`` crop out of ``frame`` (source → crop, bicubic).
+    """Cut the aligned ``size×size`` crop out of ``frame`` (source → crop) with the one resampler of
+    the preprocessing contract (:func:`latentedit.preprocess.warp`: bicubic, anti-aliased when it
+    downscales), so the frame's crop matches the crop the face was encoded from.
 
     Crop pixels that fall outside the frame repeat the nearest frame pixel.
 
@@ -92,18 +70,14 @@ def warp_to_crop(frame: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray
     Raises:
         ValueError: on a bad frame, affine or size.
     """
-    import cv2
-
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"frame: expected H×W×3, got shape {frame.shape}")
     if int(size) != size or size < 2:
         raise ValueError(f"size: expected an integer >= 2, got {size!r}")
-    a = check_affine(affine)
     # Bicubic both ways: a crop → paste round trip with bilinear warps blurs visibly (≈2–3/255
     # mean error on a textured photo at scale ≈ 1, against ≈0.3–2 with bicubic).
-    return cv2.warpAffine(np.ascontiguousarray(frame), a, (int(size), int(size)),
-                          flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return warp(frame, affine, int(size))
 
 
 def crop_mask(size: int, mask: np.ndarray | None = None, erode: int = 0,
@@ -204,7 +178,7 @@ class PastePlan:
 
     def _colour_target(self) -> tuple[np.ndarray, np.ndarray]:
         if self._original is None:
-            self._original = warp_to_crop(self.frame, self.affine, self.size).astype(np.float32) / 255.0
+            self._original = to_unit(warp_to_crop(self.frame, self.affine, self.size))
             base = np.ones((self.size, self.size), np.float32) if self.mask is None else _as_mask(self.mask)
             self._stats_mask = erode_mask(base, self.erode)
         return self._original, self._stats_mask

@@ -4,9 +4,14 @@
 
     {"format_version": 1, "class": "SwapAutoencoder", "library": "latentedit",
      "library_version": "0.1.0", "model_id": "<12 hex>", "identities": ["A", "B"],
-     "preprocessing": {"resolution": 64, "input_range": [-1, 1], "channel_order": "RGB",
-                       "layout": "NCHW", "dtype": "float32", "alignment": "whole face"},
+     "preprocessing": {"version": 1, "resolution": 64, "input_range": [-1, 1], "channel_order": "RGB",
+                       "layout": "NCHW", "dtype": "float32", "alignment": "whole face", ...},
      "model": {<ModelConfig fields>}, "discriminators": true, "extra": {}}
+
+``preprocessing`` is :func:`latentedit.preprocess.preprocessing_block`: the contract the model's crops
+were made with. :func:`from_pretrained` refuses a model whose block does not match the contract this
+latentedit implements (:func:`latentedit.preprocess.check_preprocessing`); a block without a version
+(models saved before it was recorded, e.g. the shipped ``synthfaces64``) reads as version 1.
 
 Nothing here unpickles: weights are safetensors, the config is JSON.
 """
@@ -23,6 +28,7 @@ import torch
 from .. import __version__
 from .._io import atomic_path, atomic_write_json
 from ..errors import LatentEditError, ModelFormatError
+from ..preprocess import check_preprocessing, preprocessing_block
 from ..pretrained import locate
 from .autoencoder import SwapAutoencoder
 from .config import ModelConfig
@@ -132,8 +138,7 @@ def _write_model_files(model: SwapAutoencoder, directory: Path, discriminators: 
         "library_version": __version__,
         "model_id": model_id,
         "identities": list(cfg.identities),
-        "preprocessing": {"resolution": cfg.resolution, "input_range": [-1, 1], "channel_order": "RGB",
-                          "layout": "NCHW", "dtype": "float32", "alignment": "whole face"},
+        "preprocessing": preprocessing_block(cfg.resolution),
         "model": cfg.to_dict(),
         "discriminators": discriminators is not None,
         "extra": extra or {},
@@ -221,6 +226,8 @@ def from_pretrained(directory: str | os.PathLike, device: str | torch.device | N
         ModelFormatError: naming the file (see :func:`read_config`; also missing or
             mismatched weights, a ``model_id`` that is not the weights', or a folder that does not
             verify against its ``MANIFEST.sha256``; see :mod:`latentedit.manifest`).
+        PreprocessingMismatchError: (a ModelFormatError) the model was trained with another
+            preprocessing contract than this latentedit's (the message names the field and the fix).
     """
     from ..manifest import verify_manifest
 
@@ -228,6 +235,7 @@ def from_pretrained(directory: str | os.PathLike, device: str | torch.device | N
     verify_manifest(directory)  # a folder with a manifest: refuse unsafe entries, unlisted or tampered files
     obj = read_config(directory)
     cfg = ModelConfig.from_dict(obj["model"], where=str(directory / CONFIG_NAME))
+    check_preprocessing(obj.get("preprocessing"), cfg.resolution, where=str(directory / CONFIG_NAME))
     model = SwapAutoencoder(cfg)
     _load_state(directory / WEIGHTS_NAME, model)
     if "model_id" in obj:

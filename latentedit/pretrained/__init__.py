@@ -22,8 +22,10 @@ from ..errors import ModelFormatError
 SHIPPED_DIR = Path(__file__).resolve().parent
 #: The model the app and the CLI use when none is named.
 DEFAULT_MODEL = "synthfaces64"
-#: The SynthFaces attribute oracle used by edit reports.
+#: The SynthFaces attribute oracle used by edit reports (its code is in :mod:`latentedit.eval.oracle`).
 ORACLE = "oracle"
+#: Environment variable naming the oracle folder (overrides the shipped one).
+ORACLE_ENV = "LATENTEDIT_ORACLE"
 #: Environment variable naming the folder for users' models and settings.
 HOME_ENV = "LATENTEDIT_HOME"
 
@@ -73,3 +75,14 @@ def locate(spec: str | os.PathLike) -> Path:
 def default_model_dir() -> Path:
     """``$LATENTEDIT_MODEL`` if set, else the shipped default model."""
     return locate(os.environ.get("LATENTEDIT_MODEL") or DEFAULT_MODEL)
+
+
+def default_oracle_dir() -> Path:
+    """``$LATENTEDIT_ORACLE`` if set, else the SynthFaces attribute oracle shipped with the package.
+
+    Only the folder's location lives here (the app checks whether it is installed without importing
+    evaluation code); loading and training it is :mod:`latentedit.eval.oracle`.
+    """
+    if os.environ.get(ORACLE_ENV):
+        return Path(os.environ[ORACLE_ENV])
+    return SHIPPED_DIR / ORACLE

@@ -48,7 +48,7 @@ class TrainConfig:
     eyes_mouth: float = 1.0             # extra weight inside eyes/mouth masks (0 = off)
     background: float = 0.1             # loss weight outside the face mask (1 = unmasked)
     lpips: float = 0.0                  # LPIPS weight (0 = off; needs the local LPIPS weights)
-    lpips_weights: str | None = None    # folder of the LPIPS backbone (default: latentedit.metrics search path)
+    lpips_weights: str | None = None    # folder of the LPIPS backbone (default: latentedit.train.lpips search path)
     generic_weight: float = 1.0         # weight of the generic decoder's losses
     aux: float = 0.0                    # weight of the self-supervised landmark head on z (0 = off; see aux_head)
     # -- adversarial ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import torch
 
 from ..errors import FaceSetError, LatentEditError
 from ..faceset import FaceSet
+from ..preprocess import rescale_landmarks, resize
 
 
 def parse_data_spec(spec: str) -> tuple[str, str, str | None]:
@@ -140,11 +141,24 @@ def load_identity(name: str, directory: str, label: str | None, size: int, use_f
         raise FaceSetError(f"{where}: {len(small)} of {len(fs)} crops are smaller than --size {size} "
                            f"(e.g. {small[0].image} is {small[0].size} px); extract at ≥ {size} px or "
                            f"train at a smaller --size")
-    images = fs.load_images(size=size, progress=progress)
+    images = _load_images(fs, size, progress)
     lms, valid = _scaled_landmarks(fs, size)
     face, feat = _masks_for(lms, valid, size, use_features)
     return IdentityData(name=name, images=images, face_mask=face, feature_mask=feat, source=where,
                         landmarks=lms, landmark_valid=valid)
+
+
+def _load_images(fs: FaceSet, size: int, progress: bool) -> torch.Tensor:
+    """Every crop at ``size`` px as one ``uint8 N×3×S×S`` tensor, resized by the preprocessing contract
+    (:func:`latentedit.preprocess.resize`, the resampler the Editor and ``extract`` use)."""
+    out = torch.empty((len(fs), 3, size, size), dtype=torch.uint8)
+    it = range(len(fs))
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc=f"loading {fs.root.name}", unit="img")
+    for i in it:
+        out[i] = torch.from_numpy(resize(fs.read_image(i), size)).permute(2, 0, 1)  # (3, S, S)
+    return out
 
 
 def _scaled_landmarks(fs: FaceSet, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,8 +168,7 @@ def _scaled_landmarks(fs: FaceSet, size: int) -> tuple[np.ndarray, np.ndarray]:
     valid = np.zeros(len(fs), bool)
     for i, rec in enumerate(fs.records):
         if rec.landmarks is not None and np.shape(rec.landmarks) == (68, 2):
-            # pixel centres at integers: x' = (x + 0.5) * scale - 0.5
-            out[i] = (np.asarray(rec.landmarks, np.float32) + 0.5) * (size / rec.size) - 0.5
+            out[i] = rescale_landmarks(rec.landmarks, rec.size, size)
             valid[i] = True
     return out, valid
 

@@ -138,7 +138,7 @@ class Trainer:
                                        weight_decay=cfg.weight_decay)
         self.lpips_model = None
         if cfg.lpips > 0:
-            from ..metrics import load_lpips
+            from .lpips import load_lpips
             self.lpips_model = load_lpips(cfg.lpips_weights, device=self.device)
         self.step = 0
         self.lr_scale = 1.0

@@ -74,7 +74,7 @@ def reconstruction_losses(pred: torch.Tensor, pred_mask: torch.Tensor, target: t
         dssim, l1, mask_loss, lpips: term weights (0 skips the term).
         eyes_mouth: extra L1 weight inside ``feature_mask``.
         background: weight outside the face mask.
-        lpips_model: module from :func:`latentedit.metrics.load_lpips` (needed if ``lpips > 0``).
+        lpips_model: module from :func:`latentedit.train.lpips.load_lpips` (needed if ``lpips > 0``).
 
     Returns:
         ``{"total", "dssim", "l1", "mask", ["lpips"]}`` scalars.

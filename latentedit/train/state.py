@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._io import atomic_path, atomic_write_json, atomic_write_text, fsync_dir, recover_dir, remove_stale_temps
+from .._io import atomic_path, atomic_write_text, fsync_dir, recover_dir, remove_stale_temps
 from ..errors import LatentEditError
+from ..formats import FileFormat
 
 CKPT_DIR = "checkpoints"
 _CKPT_RE = re.compile(r"^step_(\d{8})\.pt$")
@@ -162,6 +163,9 @@ def load_latest_checkpoint(run: Path, warn: bool = True) -> tuple[Path, dict[str
 
 # -- run folder ------------------------------------------------------------------------------------
 RUN_CONFIG = "config.json"
+#: ``RUN/config.json``: the resolved options of a training run (compared on ``--resume``).
+RUN_CONFIG_FORMAT = FileFormat("latentedit.train_run", 1, error=LatentEditError, what="training run config",
+                               required={"train": (dict,), "model": (dict,)})
 METRICS = "metrics.jsonl"
 RUN_MODEL = "model"
 
@@ -181,8 +185,6 @@ def prepare_run(run: Path, resolved: dict[str, Any], resume: bool) -> Path | Non
         LatentEditError: if a new run would overwrite a non-empty folder, ``--resume`` finds no
             run, or the saved config differs in anything but the resumable options.
     """
-    import json
-
     from .config import config_differences
 
     run = Path(run)
@@ -196,10 +198,7 @@ def prepare_run(run: Path, resolved: dict[str, Any], resume: bool) -> Path | Non
         return None
     if not cfg_path.is_file():
         raise LatentEditError(f"--resume: {run} is not a training run (no {RUN_CONFIG})")
-    try:
-        saved = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LatentEditError(f"{cfg_path}: not valid JSON ({exc})") from None
+    saved = RUN_CONFIG_FORMAT.read(cfg_path, default_version=1)
     diffs = [f"--{k.replace('_', '-')}: saved {saved.get('train', {}).get(k)!r}, now "
              f"{resolved['train'].get(k)!r}" for k in config_differences(saved.get("train", {}), resolved["train"])]
     if saved.get("model") != resolved["model"]:
@@ -226,8 +225,8 @@ def clean_run(run: Path) -> None:
 
 def write_run_config(run: Path, resolved: dict[str, Any], resumed_from: Path | None) -> None:
     """Write ``RUN/config.json`` (rank 0, after every rank passed :func:`prepare_run`)."""
-    atomic_write_json(Path(run) / RUN_CONFIG,
-                      dict(resolved, resumed_from=resumed_from.name if resumed_from else None))
+    RUN_CONFIG_FORMAT.write(Path(run) / RUN_CONFIG,
+                            dict(resolved, resumed_from=resumed_from.name if resumed_from else None))
 
 
 def save_run_model(run: Path, model, disc, step: int) -> None:

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from ..errors import LatentEditError
+from ...errors import LatentEditError
 
 BASELINE = "render (1 process, masks)"
 
@@ -71,10 +71,10 @@ def run(args) -> int:
     """
     from PIL import Image
 
-    from .._io import atomic_write_json
-    from ..synth import expression_params, identity_params, render, render_batch
-    from ..synth.generate import _pool
-    from ..synth.render import MAX_SIZE, MIN_SIZE
+    from ..._io import atomic_write_json
+    from ...synth import expression_params, identity_params, render, render_batch
+    from ...synth.generate import _pool
+    from ...synth.render import MAX_SIZE, MIN_SIZE
 
     if args.n < 4:
         raise LatentEditError(f"--n must be at least 4, got {args.n}")

@@ -10,16 +10,17 @@ the top/bottom selection) is fitted on at most ``--svc-max`` codes (a seeded sub
 the table) because its time grows quadratically (~48 s for 8k codes on 2 cores).
 
 With ``--celeba FACESET --model MODEL`` it runs the CelebA experiment instead
-(:mod:`latentedit.bench.celeba_boundaries`).
+(:mod:`latentedit.eval.bench.celeba_boundaries`).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
+
+from .markdown import cpu_machine_info
 
 BASELINE = "SVC(kernel='linear'), top/bottom 2% (InterFaceGAN default)"
 
@@ -44,19 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
 
 
-def machine() -> dict:
-    """Machine facts written with every result."""
-    import sklearn
-    import torch
-
-    return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "device": "cpu", "sklearn": sklearn.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            # the machine is shared: the 1-minute load average says how contended the timings were
-            "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
-
-
 def _timed(fn, repeat: int):
     times, out = [], None
     for _ in range(max(1, repeat)):
@@ -79,7 +67,7 @@ def bench_size(n_codes: int, args, rng_seed: int) -> list[dict]:
     """All methods on one synthetic problem of ``n_codes`` codes."""
     from sklearn.svm import SVC
 
-    from ..latent.fitter import BoundaryFitter
+    from ...latent.fitter import BoundaryFitter
 
     rng = np.random.default_rng(rng_seed)
     z = rng.standard_normal((n_codes, args.dim)).astype(np.float32)
@@ -134,14 +122,14 @@ def run(args) -> int:
     """Run the benchmark; print a table; optionally write JSON."""
     import torch
 
-    from .._io import atomic_write_json
+    from ..._io import atomic_write_json
 
     if args.celeba:
         from .celeba_boundaries import run as run_celeba
 
         return run_celeba(args)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    from ..latent.fitter import BoundaryFitter
+    from ...latent.fitter import BoundaryFitter
 
     warm = np.random.default_rng(0).standard_normal((500, args.dim)).astype(np.float32)
     for method in ("ridge", "logistic", "svm"):  # first calls pay for imports and BLAS start-up
@@ -165,7 +153,7 @@ def run(args) -> int:
             "benchmark": "boundaries",
             "description": f"fit time, cosine to a planted normal and held-out balanced accuracy on N×{args.dim} "
                            f"standard-normal codes with scores s = z·n + {args.noise}·ε (same split for all)",
-            "machine": machine(),
+            "machine": cpu_machine_info(),
             "settings": {"sizes": args.sizes, "dim": args.dim, "noise": args.noise, "svc_max": args.svc_max,
                          "repeat": args.repeat, "seed": args.seed, "val_fraction": 0.2},
             "baseline": BASELINE,

@@ -1,7 +1,7 @@
 """A supervised reference for the CelebA boundary experiment: a small CNN trained *with the labels* on
 the same training faces, scored by the same held-out balanced accuracy.
 
-The latent and PCA columns of :mod:`latentedit.bench.celeba_boundaries` are linear probes of features
+The latent and PCA columns of :mod:`latentedit.eval.bench.celeba_boundaries` are linear probes of features
 learned (or computed) without labels. This column says what the labelled faces themselves support at
 this resolution and data size, so a target such as "Smiling ≥ 0.92" can be read against what
 supervision on the same 8,000 faces reaches, not only against published classifiers trained on

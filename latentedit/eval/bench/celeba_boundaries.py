@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import LatentEditError
+from ...errors import LatentEditError
 
 CELEBA_ATTRIBUTES = ("Smiling", "Mouth_Slightly_Open", "Narrow_Eyes", "Big_Nose", "Big_Lips", "Eyeglasses", "Male")
 PCA_BASELINE = "the same classifier on PCA of the raw pixels (same number of dims as the latent)"
@@ -41,7 +41,7 @@ def prepare_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: 
     Raises:
         FaceSetError: if ``out`` already exists or the CelebA folder is malformed.
     """
-    from ..faceset import FaceSet
+    from ...faceset import FaceSet
 
     FaceSet.from_celeba(celeba_dir, out, size=size, progress=progress)
     return add_celeba_landmarks(out, progress=progress)
@@ -60,11 +60,11 @@ def add_celeba_landmarks(root: str | os.PathLike, progress: bool = True):
     """
     import cv2
 
-    from .._io import read_image
-    from ..faces.celeba_landmarks import _pick, _prepare
-    from ..faces.detect import detect_faces, fit_landmarks
-    from ..faces.rescore import rescore_records
-    from ..faceset import FaceSet, write_index
+    from ..._io import read_image
+    from ...faces.celeba_landmarks import _pick, _prepare
+    from ...faces.detect import detect_faces, fit_landmarks
+    from ...faces.rescore import rescore_records
+    from ...faceset import FaceSet, write_index
 
     fs = FaceSet(root)
     for i, rec in enumerate(fs.records):
@@ -143,7 +143,7 @@ def _classify(x_tr, y_tr, x_va, y_va) -> tuple[float, float]:
 
 def _landmark_features(fs) -> np.ndarray | None:
     """The 136 roll/size-normalised landmark coordinates of every record (None if any record lacks landmarks)."""
-    from ..faces.scores import normalise_landmarks
+    from ...faces.scores import normalise_landmarks
 
     if any(r.landmarks is None for r in fs.records):
         return None
@@ -194,11 +194,11 @@ def run(args) -> int:
     import torch
     from sklearn.decomposition import PCA
 
-    from .._io import atomic_write_json
-    from ..edit.editor import load_model
-    from ..faceset import FaceSet
-    from ..latent.encode import encode_faceset
-    from .boundaries import machine
+    from ..._io import atomic_write_json
+    from ...edit.editor import load_model
+    from ...faceset import FaceSet
+    from ...latent.encode import encode_faceset
+    from .markdown import cpu_machine_info
 
     models = [args.model] if isinstance(args.model, str) else list(args.model or [])
     if not models:
@@ -287,7 +287,7 @@ def run(args) -> int:
             "command": (f"latentedit bench boundaries --celeba {args.celeba} --model {' '.join(models)} "
                         + (f"--cnn-reference {args.cnn_reference} " if cnn is not None else "")
                         + f"--json {args.json}"),
-            "machine": machine(),
+            "machine": cpu_machine_info(),
             "settings": {"faceset": str(args.celeba), "n_train": int(len(tr)), "n_val": int(len(va)),
                          "seed": args.seed, "attributes": names,
                          "cnn_reference_epochs": int(args.cnn_reference) if cnn is not None else 0,

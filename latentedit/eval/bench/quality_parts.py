@@ -1,4 +1,4 @@
-"""The parts of ``latentedit bench quality`` (see :mod:`latentedit.bench.quality`).
+"""The parts of ``latentedit bench quality`` (see :mod:`latentedit.eval.bench.quality`).
 
 Each part returns ``(results dict, [table dicts])``; a table dict is ``{"title", "columns", "rows",
 "note"}`` as in ``docs/BENCHMARK_SCHEMA.md``. Images are uint8 ``N×S×S×3`` at the model resolution.
@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import LatentEditError
+from ...errors import LatentEditError
 
 #: SynthFaces expression attributes an identity swap must preserve (scene/lighting excluded).
 SWAP_EXPRESSION = ("eye_open", "brow_raise", "smile", "mouth_open", "gaze_x", "gaze_y", "yaw", "pitch", "roll")
@@ -43,8 +43,8 @@ def clean_json(x: Any) -> Any:
 
 def load_oracle(oracle_dir, notes: list[str]):
     """The SynthFaces oracle, or None (with a note) when its folder is missing."""
-    from ..edit.oracle import AttributeOracle, default_oracle_dir
-    from ..errors import ModelFormatError
+    from ..oracle import AttributeOracle, default_oracle_dir
+    from ...errors import ModelFormatError
 
     path = Path(oracle_dir) if oracle_dir else default_oracle_dir()
     try:
@@ -70,9 +70,9 @@ def run_data_specs(model_dir) -> list[str]:
 
 def _person_from_spec(model, spec: str) -> dict[str, Any]:
     """``{decoder: IdentityParams}`` from one ``DECODER=FACESET[@LABEL]`` or ``DECODER=synth:SEED:INDEX``."""
-    from ..faceset import FaceSet
-    from ..synth.generate import identity_params
-    from ..synth.params import IDENTITY_ATTRIBUTES, IdentityParams
+    from ...faceset import FaceSet
+    from ...synth.generate import identity_params
+    from ...synth.params import IDENTITY_ATTRIBUTES, IdentityParams
 
     m = re.fullmatch(r"([^=]+)=([^@]+)(?:@(.+))?", spec)
     if not m:
@@ -113,7 +113,7 @@ def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[
         LatentEditError: for a malformed spec, an unknown decoder, or a FaceSet without one person's
             ground-truth identity attributes.
     """
-    from ..synth.generate import identity_params
+    from ...synth.generate import identity_params
 
     people: dict[str, Any] = {}
     explicit = bool(data_specs)
@@ -143,15 +143,15 @@ def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[
 
 
 def _render(person, exprs, size: int, rng: np.random.Generator) -> tuple[np.ndarray, list]:
-    from ..synth.params import IdentityParams
-    from ..synth.render import render
+    from ...synth.params import IdentityParams
+    from ...synth.render import render
 
     idents = [person if person is not None else IdentityParams.sample(rng) for _ in exprs]
     return np.stack([render(i, e, size).image for i, e in zip(idents, exprs)]), idents
 
 
 def _exprs(n: int, rng: np.random.Generator) -> list:
-    from ..synth.params import ExpressionParams
+    from ...synth.params import ExpressionParams
 
     return [ExpressionParams.sample(rng) for _ in range(n)]
 
@@ -196,7 +196,7 @@ def image_metrics(pred: np.ndarray, ref: np.ndarray, lpips_model=None, dlib: boo
     Args:
         pred: uint8 ``N×S×S×3``.
         ref: uint8 ``N×S×S×3``.
-        lpips_model: a module from :func:`latentedit.metrics.load_lpips`, or None to skip LPIPS.
+        lpips_model: a module from :func:`latentedit.train.lpips.load_lpips`, or None to skip LPIPS.
         dlib: also compute the mean dlib identity distance (slow: ~0.1 s per face on CPU).
         cache: descriptor cache shared between calls (the reference is measured once).
     """
@@ -207,7 +207,7 @@ def image_metrics(pred: np.ndarray, ref: np.ndarray, lpips_model=None, dlib: boo
     if lpips_model is not None:
         out["lpips"] = float(lpips_distance(a, b, lpips_model, data_range=1.0).mean())
     if dlib:
-        from ..faces import identity_distance
+        from ...faces import identity_distance
 
         cache = {} if cache is None else cache
         out["dlib_identity_distance"] = float(np.mean(identity_distance(descriptors(pred, cache),
@@ -256,8 +256,8 @@ def reconstruction_synth(editor, people: dict, n: int, seed: int, lpips_model, d
 
 def reconstruction_real(editor, faceset_dir, n: int, lpips_model):
     """Reconstruct the last ``n`` faces of a real-face FaceSet (dlib identity distance included)."""
-    from ..edit.recipe import Recipe
-    from ..faceset import FaceSet
+    from ...edit.recipe import Recipe
+    from ...faceset import FaceSet
 
     fs = FaceSet(faceset_dir)
     if len(fs) == 0:
@@ -286,7 +286,7 @@ def _oracle_error(oracle, images: np.ndarray, truth: dict[str, np.ndarray], name
 
 def swap_synth(editor, people: dict, n: int, seed: int, lpips_model, oracle):
     """Swap A→B and B→A on fresh renders; compare with ``render(B identity, A expression)``."""
-    from ..synth.params import IDENTITY_ATTRIBUTES
+    from ...synth.params import IDENTITY_ATTRIBUTES
 
     named = [(k, p) for k, p in people.items() if p is not None][:2]
     if len(named) < 2:
@@ -355,7 +355,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def swap_real(editor, swap_dir, identities: str | None, n: int, notes: list[str]):
     """Swap real frames A→B and B→A; dlib identity distances and landmark-score correlations."""
-    from ..faces import identity_distance
+    from ...faces import identity_distance
     from ..metrics import measure_faces
 
     root = Path(swap_dir)
@@ -412,9 +412,9 @@ def swap_real(editor, swap_dir, identities: str | None, n: int, notes: list[str]
 
 def _heldout_faceset(root: Path, people: dict, n: int, size: int, seed: int):
     """A FaceSet of fresh renders (identity = decoder name) with ground-truth attributes."""
-    from ..faceset import FaceRecord, FaceSetWriter
-    from ..synth.params import ExpressionParams, IdentityParams
-    from ..synth.render import render
+    from ...faceset import FaceRecord, FaceSetWriter
+    from ...synth.params import ExpressionParams, IdentityParams
+    from ...synth.render import render
 
     rng = np.random.default_rng(seed)
     named = list(people.items())
@@ -432,9 +432,9 @@ def _heldout_faceset(root: Path, people: dict, n: int, size: int, seed: int):
 def edit_quality(editor, people: dict, oracle, oracle_dir, attributes, n: int, alpha: float, margin: float,
                  seed: int, notes: list[str]):
     """Edit report at ±alpha for each boundary the oracle reads, plus a random-direction baseline."""
-    from ..edit.editor import Editor
-    from ..edit.report import edit_report
-    from ..latent import Boundary
+    from ...edit.editor import Editor
+    from ..report import edit_report
+    from ...latent import Boundary
 
     known = [a for a in editor.attributes if a in oracle.attributes]
     attrs = list(attributes) if attributes else known

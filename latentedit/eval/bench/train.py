@@ -45,7 +45,7 @@ def _synthetic_data(size: int, n: int = 48):
     import numpy as np
     import torch
 
-    from ..train.data import IdentityData, ellipse_mask
+    from ...train.data import IdentityData, ellipse_mask
 
     g = torch.Generator().manual_seed(0)
     face = torch.from_numpy(np.round(ellipse_mask(size) * 255).astype(np.uint8))
@@ -72,9 +72,9 @@ def _measure(kind: str, size: int, batch: int, steps: int, warmup: int, threads:
     """One measurement (runs in a child process)."""
     import torch
 
-    from ..models import ModelConfig, SwapAutoencoder
-    from ..train import TrainConfig, Trainer
-    from ..train.distributed import DistInfo, resolve_device
+    from ...models import ModelConfig, SwapAutoencoder
+    from ...train import TrainConfig, Trainer
+    from ...train.distributed import DistInfo, resolve_device
 
     dev = resolve_device(device)
     torch.set_num_threads(threads or os.cpu_count() or 1)
@@ -164,7 +164,7 @@ def _run_isolated(*args) -> dict[str, Any]:
     res = q.get()
     p.join()
     if "error" in res:
-        from ..errors import LatentEditError
+        from ...errors import LatentEditError
         raise LatentEditError(f"bench train ({args[0]}, {args[1]} px) failed: {res['error']}")
     return res
 
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     """Measure, print a table, optionally write JSON. Returns 0."""
     import torch
 
-    from .._io import atomic_write_json
+    from ..._io import atomic_write_json
 
     load_before = os.getloadavg()
     t0 = time.time()
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         dec = f"{r['decode_ms_channels_last']:.1f}" if "decode_ms_channels_last" in r else "-"
         print(f"{r['size']:>5} {r['variant']:<9} {r['img_per_s']:>7.1f} {r['speedup_vs_baseline']:>7.2f} "
               f"{r['peak_mb']:>8.0f} {r['params'] / 1e6:>8.2f}M {dec:>10}")
-    from ..train.distributed import resolve_device
+    from ...train.distributed import resolve_device
     result = {
         "benchmark": "train",
         "machine": {"cpu_count": os.cpu_count(), "torch": torch.__version__, "device": str(resolve_device(args.device)),

@@ -13,7 +13,7 @@ where it exists, and next to a trivial baseline measured in the same run:
 4. edit quality per boundary (the edit report at ±alpha) vs a random direction of the same length;
 5. speed: the headline rows of the other benchmarks' ``docs/bench/*_cpu.json``.
 
-The parts live in :mod:`latentedit.bench.quality_parts`.
+The parts live in :mod:`latentedit.eval.bench.quality_parts`.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from ..errors import LatentEditError
+from ...errors import LatentEditError
 from .markdown import REPO
 
 
@@ -87,9 +87,9 @@ def run(args) -> int:
     """Run every part that applies, print the tables, optionally write JSON (and BENCHMARKS.md)."""
     import torch
 
-    from .._io import atomic_write_json
-    from ..edit.editor import Editor
-    from ..edit.oracle import default_oracle_dir
+    from ..._io import atomic_write_json
+    from ...edit.editor import Editor
+    from ..oracle import default_oracle_dir
     from ..metrics import load_lpips
     from . import quality_parts as qp
     from .markdown import machine_info, table, write_benchmarks

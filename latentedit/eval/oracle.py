@@ -10,11 +10,11 @@ the oracle also reads the softer faces an autoencoder decodes.
 A trained oracle is a folder with ``config.json`` (architecture, attribute names, normalisation,
 training options and held-out R²/MAE per attribute) and ``model.safetensors``.
 
-Train the shipped one with ``python -m latentedit.edit.oracle --out pretrained/oracle``.
+Train the shipped one with ``latentedit bench oracle --out latentedit/pretrained/oracle``
+(:mod:`latentedit.eval.bench.oracle`).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -31,21 +31,16 @@ import torch.nn.functional as F
 
 from .._io import atomic_path, atomic_write_json
 from ..errors import LatentEditError, ModelFormatError
-from ..manifest import verify_manifest, write_manifest
-from ..pretrained import ORACLE, SHIPPED_DIR
+from ..manifest import verify_manifest
+# Where the oracle folder is found is the shipped-model registry's business (the app asks it too).
+from ..pretrained import ORACLE_ENV, default_oracle_dir
+
+__all__ = ["AttributeOracle", "OracleConfig", "OracleNet", "ORACLE_ENV", "default_oracle_dir", "heldout_table",
+           "model_card", "train_oracle"]
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-#: Environment variable naming the oracle folder.
-ORACLE_ENV = "LATENTEDIT_ORACLE"
-
-
-def default_oracle_dir() -> Path:
-    """``$LATENTEDIT_ORACLE`` if set, else the oracle shipped with the package."""
-    if os.environ.get(ORACLE_ENV):
-        return Path(os.environ[ORACLE_ENV])
-    return SHIPPED_DIR / ORACLE
 
 
 class OracleNet(nn.Module):
@@ -200,7 +195,7 @@ class AttributeOracle:
         for p in (cfg_path, w_path):
             if not p.is_file():
                 raise ModelFormatError(f"{p}: missing; an oracle folder holds {CONFIG_NAME} and {WEIGHTS_NAME} "
-                                       f"(train one with `python -m latentedit.edit.oracle --out DIR`)")
+                                       f"(train one with `latentedit bench oracle --out DIR`)")
         try:
             raw = json.loads(cfg_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
@@ -521,7 +516,7 @@ def model_card(oracle: AttributeOracle) -> str:
     t = oracle.config.train
     return "\n".join([
         "# SynthFaces attribute oracle", "",
-        "A small CNN (`latentedit.edit.oracle.OracleNet`) that reads every SynthFaces attribute off a face crop. "
+        "A small CNN (`latentedit.eval.oracle.OracleNet`) that reads every SynthFaces attribute off a face crop. "
         "It is the model-independent judge used by `latentedit report` and `latentedit bench quality` on "
         "synthetic faces.", "",
         f"- trained only on fresh SynthFaces renders: {t.get('n_images')} images at {oracle.resolution} px "
@@ -537,7 +532,7 @@ def model_card(oracle: AttributeOracle) -> str:
         f"{t.get('heldout_seed')}); MAE in the attribute's units and in units of its std",
         "- files: `config.json` (architecture, attribute names, normalisation, training options, held-out "
         "scores), `model.safetensors`",
-        f"- reproduce: `python -m latentedit.edit.oracle --out DIR --n-images {t.get('n_images')} --size "
+        f"- reproduce: `latentedit bench oracle --out DIR --n-images {t.get('n_images')} --size "
         f"{oracle.resolution} --seed {t.get('seed')} --batch-size {t.get('batch_size')} --n-heldout "
         f"{t.get('n_heldout')} --lr {t.get('lr')}" + (f" --init PREVIOUS" if t.get("init") else "")
         + (f" --max-cpu-minutes {t['max_cpu_minutes']:g}" if t.get("max_cpu_minutes")
@@ -546,43 +541,3 @@ def model_card(oracle: AttributeOracle) -> str:
         "(`light_*`, `background`) are predicted too, so leakage into lighting shows up in reports.", "",
         heldout_table(oracle), ""])
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m latentedit.edit.oracle --out DIR``: train and save an oracle, print its accuracy."""
-    p = argparse.ArgumentParser(prog="python -m latentedit.edit.oracle", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, help="folder to write config.json + model.safetensors into")
-    p.add_argument("--n-images", type=int, default=8000, help="training renders (default 8000)")
-    p.add_argument("--size", type=int, default=64, help="resolution (default 64)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
-    p.add_argument("--n-heldout", type=int, default=1000)
-    p.add_argument("--max-cpu-minutes", type=float, default=None,
-                   help="budget of the optimisation in CPU minutes of this process (the schedule adapts)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: on a shared, busy CPU "
-                   "2 threads were measured 50× slower per step than 1)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing oracle in --out")
-    p.add_argument("--init", default=None, help="continue training this oracle folder (use a new --seed)")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    try:
-        manifested = verify_manifest(args.out)  # re-trained into a manifested folder: keep it loadable
-        oracle = train_oracle(args.out, args.n_images, args.size, args.seed, args.steps, args.batch_size,
-                              lr=args.lr, n_heldout=args.n_heldout, max_cpu_minutes=args.max_cpu_minutes,
-                              overwrite=args.overwrite, init=args.init)
-    except LatentEditError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from .._io import atomic_write_text
-
-    atomic_write_text(Path(args.out) / "README.md", model_card(oracle))
-    if manifested:
-        write_manifest(args.out)
-    print(heldout_table(oracle))
-    print(f"saved to {args.out}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import LatentEditError
+from ...errors import LatentEditError
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swap_pair"
 
@@ -96,7 +96,7 @@ def _oval_mask(size: int) -> np.ndarray:
 
 
 def _real_pairs(data: Path, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from .._io import read_image
+    from ..._io import read_image
 
     a_dirs = sorted(data.glob("A_*"))
     b_dirs = sorted(data.glob("B_*"))
@@ -115,8 +115,8 @@ def _detected_setups(pairs, size: int):
     """Per pair: (A frame, B's aligned crop, A's affine, mask) from detected landmarks, or None
     when the face pipeline (dlib models) is unavailable or a face is missed."""
     try:
-        from ..faces import align_face, alignment_affine, detect_faces, transform_points
-        from ..masks import region_mask
+        from ...faces import align_face, alignment_affine, detect_faces, transform_points
+        from ...masks import region_mask
     except ImportError:
         return None
     setups = []
@@ -138,7 +138,7 @@ def _detected_setups(pairs, size: int):
 
 def _box_setups(pairs, size: int):
     """Fallback: a fixed face box (the clips are face-centred talking heads) and an oval mask."""
-    from ..merge import warp_to_crop
+    from ...merge import warp_to_crop
 
     h, w = pairs[0][0].shape[:2]
     affine = _affine(w / 2, h * 0.585, 0.66 * min(h, w), size)
@@ -173,7 +173,7 @@ def _synthetic_pairs(n: int, rng: np.random.Generator) -> list[tuple[np.ndarray,
 
 def _baseline_paste(frame, face, affine, mask, feather):
     """Plain paste with a mean-colour shift under the mask (RGB), then the same warp + blend."""
-    from ..merge import paste_back, warp_to_crop
+    from ...merge import paste_back, warp_to_crop
 
     size = face.shape[0]
     original = warp_to_crop(frame, affine, size).astype(np.float32) / 255
@@ -203,7 +203,7 @@ def _seam_rings(soft_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def _sector_steps(image: np.ndarray, rings) -> np.ndarray:
     """Per sector: mean L*a*b* inside minus mean outside (NaN where a ring part is too small)."""
-    from ..merge import rgb_to_lab
+    from ...merge import rgb_to_lab
 
     inner, outer, sector = rings
     lab = rgb_to_lab(image.astype(np.float32) / 255)
@@ -218,7 +218,7 @@ def _sector_steps(image: np.ndarray, rings) -> np.ndarray:
 
 def _tone_delta_e(out: np.ndarray, original: np.ndarray, core: np.ndarray) -> float:
     """CIE76 ΔE between the mean L*a*b* of ``out`` and ``original`` over ``core``."""
-    from ..merge import rgb_to_lab
+    from ...merge import rgb_to_lab
 
     a = rgb_to_lab(out[core].astype(np.float32) / 255).mean(0)
     b = rgb_to_lab(original[core].astype(np.float32) / 255).mean(0)
@@ -239,8 +239,8 @@ def run(args) -> int:
     import cv2
     from tqdm import tqdm
 
-    from .._io import atomic_write_json
-    from ..merge import crop_mask, default_feather, paste_back
+    from ..._io import atomic_write_json
+    from ...merge import crop_mask, default_feather, paste_back
 
     if args.frames < 1 or args.repeat < 1 or args.size < 16:
         raise LatentEditError("--frames and --repeat must be ≥ 1 and --size ≥ 16")

@@ -1,8 +1,9 @@
-"""Validate the landmark scores against CelebA's human labels (ROC AUC on held-out identities).
+"""``latentedit bench landmark-scores``: validate the landmark scores against CelebA's human labels
+(ROC AUC on held-out identities).
 
 Reproduce ``docs/bench/landmark_scores_cpu.json``::
 
-    python -m latentedit.faces.validate --celeba ../shared/data/celeba10k --fit --out docs/bench/landmark_scores_cpu.json
+    latentedit bench landmark-scores --celeba ../shared/data/celeba10k --fit --json docs/bench/landmark_scores_cpu.json
 
 (~10-40 min on 2 CPU cores, mostly dlib's CNN on the ~2.5 % of faces HOG misses; ``--cache FILE.npz`` keeps
 the landmarks for re-runs.)
@@ -14,13 +15,13 @@ weights that were rounded into them); the AUCs quoted are those on the other (``
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import LatentEditError
+from ..._io import atomic_write_json
+from ...errors import LatentEditError
 
 #: (CelebA label, score name, sign): sign -1 when the label means *less* of the score.
 PAIRS = (("Mouth_Slightly_Open", "mouth_open_score", 1), ("Smiling", "smile_score", 1),
@@ -42,7 +43,7 @@ def load_celeba(celeba_dir: str | Path, limit: int | None = None) -> tuple[list[
     Raises:
         LatentEditError: if the folder lacks images or annotation files.
     """
-    from ..celeba import read_attr_file, read_identity_file
+    from ...celeba import read_attr_file, read_identity_file
 
     root = Path(celeba_dir)
     attr = root / "list_attr_celeba.txt"
@@ -83,7 +84,7 @@ def baseline_ratios(landmarks: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _features(landmarks: np.ndarray) -> dict[str, np.ndarray]:
-    from .scores import landmark_features
+    from ...faces.scores import landmark_features
 
     f = landmark_features(landmarks)
     f["ear_min"] = np.minimum(f["ear_left"], f["ear_right"])
@@ -111,7 +112,7 @@ def _ceiling(lms: np.ndarray, labels: dict[str, np.ndarray], fit_half: np.ndarra
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .scores import normalise_landmarks
+    from ...faces.scores import normalise_landmarks
 
     pts, _ = normalise_landmarks(lms)
     x = pts.reshape(len(pts), -1)
@@ -182,8 +183,8 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
     """
     from sklearn.metrics import roc_auc_score
 
-    from .celeba_landmarks import METHODS, celeba_landmarks
-    from .scores import landmark_scores_batch
+    from ...faces.celeba_landmarks import METHODS, celeba_landmarks
+    from ...faces.scores import landmark_scores_batch
 
     paths, identities, labels = load_celeba(celeba_dir, limit)
     t0 = time.perf_counter()
@@ -208,8 +209,8 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
     base = baseline_ratios(lms)
     detected = method < METHODS.index("fixed_box")
     result: dict = {
-        "command": "python -m latentedit.faces.validate --celeba ../shared/data/celeba10k --fit "
-                   "--out docs/bench/landmark_scores_cpu.json",
+        "command": "latentedit bench landmark-scores --celeba ../shared/data/celeba10k --fit "
+                   "--json docs/bench/landmark_scores_cpu.json",
         "images": n, "identities": len(set(identities)), "split_seed": seed,
         "fit_half_images": int(fit_half.sum()), "report_half_images": int((~fit_half).sum()),
         "detection": {
@@ -244,7 +245,7 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
         feats = _features(lms[fit_half])
         result["fitted_weights_fit_half"] = {
             label: fit_weights(feats, labels[label][fit_half], names) for label, names in FIT_FEATURES.items()}
-    from ..bench.markdown import machine_info
+    from .markdown import machine_info
 
     result["machine"] = machine_info("cpu")
     result["benchmark"] = "landmark_scores"
@@ -283,28 +284,25 @@ def format_result(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point (see the module docstring)."""
-    from .._io import atomic_write_json
 
-    ap = argparse.ArgumentParser(prog="python -m latentedit.faces.validate", description=__doc__.split("\n")[0])
-    ap.add_argument("--celeba", required=True, help="CelebA-style folder (e.g. ../shared/data/celeba10k)")
-    ap.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    ap.add_argument("--seed", type=int, default=0, help="identity split seed")
-    ap.add_argument("--cache", default=None, help="landmark cache (.npz), reused if present")
-    ap.add_argument("--fit", action="store_true", help="also print weights fitted on the fit half")
-    ap.add_argument("--out", default=None, help="write the result as JSON here")
-    args = ap.parse_args(argv)
-    try:
-        result = validate_celeba(args.celeba, args.limit, args.seed, args.cache, fit=args.fit)
-    except LatentEditError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the validation's options."""
+    parser.add_argument("--celeba", required=True, help="CelebA-style folder (e.g. ../shared/data/celeba10k)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    parser.add_argument("--seed", type=int, default=0, help="identity split seed (default 0)")
+    parser.add_argument("--cache", default=None, help="landmark cache (.npz), reused if present")
+    parser.add_argument("--fit", action="store_true", help="also print weights fitted on the fit half")
+    parser.add_argument("--json", default=None, metavar="PATH", help="write the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate, print the table, optionally write JSON. Returns 0.
+
+    Raises:
+        LatentEditError: a missing or malformed CelebA folder, or a landmark cache made with other options.
+    """
+    result = validate_celeba(args.celeba, args.limit, args.seed, args.cache, fit=args.fit)
     print(format_result(result))
-    if args.out:
-        atomic_write_json(args.out, result)
+    if args.json:
+        atomic_write_json(args.json, result)
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

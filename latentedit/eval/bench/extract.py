@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import LatentEditError
+from ...errors import LatentEditError
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swap_pair"
 
@@ -42,7 +42,7 @@ def _machine() -> dict:
 
 
 def _frames(data: Path, n: int) -> list[np.ndarray]:
-    from .._io import read_image
+    from ..._io import read_image
 
     folders = sorted(p for p in data.iterdir() if p.is_dir() and p.name != "videos")
     if not folders:
@@ -57,7 +57,7 @@ def _frames(data: Path, n: int) -> list[np.ndarray]:
 
 def _ours(img: np.ndarray, size: int) -> tuple[int, dict[str, float]]:
     """What ``latentedit extract`` does per frame (largest face)."""
-    from ..faces import align_face, compute_descriptors, detect_faces, refine_landmarks
+    from ...faces import align_face, compute_descriptors, detect_faces, refine_landmarks
 
     t0 = time.perf_counter()
     dets = detect_faces(img)[:1]
@@ -75,7 +75,7 @@ def _ours(img: np.ndarray, size: int) -> tuple[int, dict[str, float]]:
 def _baseline(img: np.ndarray, size: int) -> tuple[int, dict[str, float]]:
     import dlib
 
-    from ..faces.models import get_model
+    from ...faces.models import get_model
 
     det, sp, net = get_model("hog"), get_model("landmarks68"), get_model("descriptor")
     t0 = time.perf_counter()
@@ -111,7 +111,7 @@ def _timed(frames: list[np.ndarray], size: int) -> dict[str, dict]:
 
 
 def _face_rate(data: Path, size: int) -> list[dict]:
-    from ..faces import extract
+    from ...faces import extract
 
     rows = []
     inputs = sorted(p for p in data.iterdir() if p.is_dir() and p.name != "videos")
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     import cv2
     import torch
 
-    from .._io import atomic_write_json
+    from ..._io import atomic_write_json
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     cv2.setNumThreads(1)
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if not data.is_dir():
         raise LatentEditError(f"{data}: benchmark data not found (pass --data)")
     frames = _frames(data, args.frames)
-    from ..faces.models import get_model
+    from ...faces.models import get_model
 
     for name in ("hog", "landmarks68", "descriptor"):  # load outside the timings
         get_model(name)

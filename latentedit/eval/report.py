@@ -5,7 +5,7 @@ oracles independent of the model, how far the target attribute moves, what else 
 Oracles:
 
 * ``synth`` — for FaceSets whose attributes are SynthFaces ground truth: the
-  :class:`~latentedit.edit.oracle.AttributeOracle` CNN (trained only on SynthFaces renders) reads
+  :class:`~latentedit.eval.oracle.AttributeOracle` CNN (trained only on SynthFaces renders) reads
   every SynthFaces attribute off the decoded faces. Identity drift = mean change of its identity
   attributes (in std units) and the pixel distance to the alpha = 0 decode.
 * ``landmarks`` — for real faces: dlib 68 landmarks on the (upscaled) decoded faces give landmark
@@ -268,7 +268,7 @@ class _LandmarkReadout:
         self.total = 0
 
     def measure(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        from ..metrics import measure_faces
+        from .metrics import measure_faces
 
         m = measure_faces(crops)
         self.fallbacks += int((~m.detected).sum())
@@ -349,7 +349,7 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
         seed: seed of the subset.
         margin: success margin in oracle-std units.
         oracle: ``auto``, ``synth`` or ``landmarks`` (see the module docstring).
-        oracle_dir: SynthFaces oracle folder (default :func:`~latentedit.edit.oracle.default_oracle_dir`).
+        oracle_dir: SynthFaces oracle folder (default :func:`~latentedit.eval.oracle.default_oracle_dir`).
         oracle_attribute: override of the oracle output measuring the target (``-name`` reverses it).
         lpips_model: optional LPIPS module; adds ``lpips_to_alpha0`` to the identity drift.
         progress: show progress bars.
@@ -363,7 +363,7 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
     import torch
 
     from ..faceset import FaceSet
-    from .recipe import Recipe
+    from ..edit.recipe import Recipe
 
     editor = _as_editor(editor_or_model, boundaries)
     if attribute not in editor.boundaries:
@@ -427,7 +427,7 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
     drift["pixel_rmse_to_alpha0"] = [float(np.sqrt(((decoded[a] / 255.0 - b0) ** 2).mean(axis=(1, 2, 3))).mean())
                                      for a in alphas]
     if lpips_model is not None:
-        from ..metrics import lpips_distance
+        from .metrics import lpips_distance
 
         t0 = torch.from_numpy(decoded[0.0]).permute(0, 3, 1, 2).float() / 255.0
         drift["lpips_to_alpha0"] = [float(lpips_distance(torch.from_numpy(decoded[a]).permute(0, 3, 1, 2).float()
@@ -456,7 +456,7 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
 
 
 def _as_editor(editor_or_model, boundaries):
-    from .editor import Editor
+    from ..edit.editor import Editor
 
     if isinstance(editor_or_model, Editor):
         if boundaries is None:

@@ -45,9 +45,9 @@ def _pct(times: list[float], q: float) -> float:
 def _editor(resolution: int, model_dir: str | None):
     import torch
 
-    from ..edit import Editor
-    from ..latent import Boundary
-    from ..models import ModelConfig, SwapAutoencoder
+    from ...edit import Editor
+    from ...latent import Boundary
+    from ...models import ModelConfig, SwapAutoencoder
 
     if model_dir:
         ed = Editor.from_pretrained(model_dir, device="cpu")
@@ -74,7 +74,7 @@ def _face(editor, photo: np.ndarray | None):
     s = editor.resolution
     scale = s / 300.0
     affine = np.array([[scale, 0, -106 * scale], [0, scale, -120 * scale]], np.float32)
-    from ..merge import warp_to_crop
+    from ...merge import warp_to_crop
 
     crop = warp_to_crop(frame, affine, s)
     face = editor.find_faces(crop, aligned=True)[0]
@@ -84,7 +84,7 @@ def _face(editor, photo: np.ndarray | None):
 
 def bench_resolution(res: int, args, photo) -> dict:
     """Slider latency and throughput at one resolution."""
-    from ..edit import Recipe
+    from ...edit import Recipe
 
     ed, bsrc = _editor(res, args.model)
     res = ed.resolution
@@ -140,8 +140,8 @@ def run(args) -> int:
     """Run the benchmark; print a table; optionally write JSON."""
     import torch
 
-    from .._io import atomic_write_json, read_image
-    from .boundaries import machine
+    from ..._io import atomic_write_json, read_image
+    from .markdown import cpu_machine_info
 
     cores = os.cpu_count() or 1
     threads = args.threads
@@ -171,7 +171,7 @@ def run(args) -> int:
             "description": "slider-move latency (Editor.apply: shift + decode + merge into a 512-px photo) p50/p95 "
                            "per resolution vs a naive move that re-detects and re-encodes; Editor.edit throughput "
                            "batched vs one by one",
-            "machine": machine(),
+            "machine": cpu_machine_info(),
             "settings": {"moves": args.moves, "naive": args.naive, "images": args.images,
                          "batch_size": args.batch_size, "threads": torch.get_num_threads(),
                          "model": args.model or "default ModelConfig(resolution=r), random weights",

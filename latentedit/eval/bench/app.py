@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_json, write_image
-from ..errors import LatentEditError
+from ..._io import atomic_write_json, write_image
+from ...errors import LatentEditError
 
 TARGET_P50_MS = 100.0
 
@@ -116,10 +116,10 @@ def build_timing_model(directory: Path, resolution: int, seed: int = 0) -> Path:
     """An untrained default-architecture model with ``smile``/``eye_open``/``mouth_open`` boundaries."""
     import torch
 
-    from ..latent import BoundaryFitter
-    from ..models import ModelConfig, SwapAutoencoder, save_pretrained
-    from ..synth.params import ExpressionParams, IdentityParams
-    from ..synth.render import render
+    from ...latent import BoundaryFitter
+    from ...models import ModelConfig, SwapAutoencoder, save_pretrained
+    from ...synth.params import ExpressionParams, IdentityParams
+    from ...synth.render import render
 
     torch.manual_seed(seed)
     model = SwapAutoencoder(ModelConfig(resolution=resolution, identities=("A", "B"))).eval()
@@ -138,8 +138,8 @@ def build_timing_model(directory: Path, resolution: int, seed: int = 0) -> Path:
 
 def _inputs(folder: Path, resolution: int, seed: int) -> dict[str, Path]:
     """An aligned face crop at the model resolution and a photo with the face on a larger canvas."""
-    from ..synth.params import ExpressionParams, IdentityParams
-    from ..synth.render import render
+    from ...synth.params import ExpressionParams, IdentityParams
+    from ...synth.render import render
 
     rng = np.random.default_rng(seed + 1)
     face = render(IdentityParams.sample(rng), ExpressionParams.neutral(), max(resolution, 128)).image
@@ -220,8 +220,8 @@ def _run_clients(url: str, image: Path, aligned: bool, attribute: str, clients: 
 
 def _direct(editor, image: Path, aligned: bool, attribute: str, warmup: int):
     """The baseline: a function running the same edit in-process on the same face (warmed up)."""
-    from .._io import read_image
-    from ..edit import Recipe
+    from ..._io import read_image
+    from ...edit import Recipe
 
     face = editor.find_faces(read_image(image), aligned=aligned)[0]
 
@@ -251,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table and optionally write JSON. Returns 0."""
     import torch
 
-    from ..edit import Editor
+    from ...edit import Editor
     from .markdown import machine_info
 
     for name in ("requests", "clients", "concurrency"):

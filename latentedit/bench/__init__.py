@@ -1,1 +1,0 @@
-"""latentedit.bench"""
