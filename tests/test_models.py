@@ -135,7 +135,7 @@ def test_load_errors_name_the_file(tmp_path):
 
     newer = dict(cfg, format_version=99)
     (d / "config.json").write_text(json.dumps(newer))
-    with pytest.raises(ModelFormatError, match=r"config\.json: format_version 99 is newer"):
+    with pytest.raises(ModelFormatError, match=r"config\.json: model config format_version 99 is newer"):
         SwapAutoencoder.from_pretrained(d)
 
     wrong = dict(cfg, model=dict(cfg["model"], latent_dim=48))
@@ -149,7 +149,7 @@ def test_load_errors_name_the_file(tmp_path):
         SwapAutoencoder.from_pretrained(d)
 
     (d / "config.json").write_text("{not json")
-    with pytest.raises(ModelFormatError, match=r"config\.json: not valid JSON"):
+    with pytest.raises(ModelFormatError, match=r"config\.json: malformed JSON"):
         SwapAutoencoder.from_pretrained(d)
     with pytest.raises(ModelFormatError, match="not a model folder"):
         load_model(tmp_path)

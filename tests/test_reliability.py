@@ -451,7 +451,7 @@ CASES = [
                                             w.fs, "--out", t / "z.safetensors"],
       ["not a model folder (no config.json)"]),
     C("model-config-bad-json", lambda w, t: ["encode", (lambda m: _text(m / "config.json", "{nope") and m)(
-        _copy_model(w, t)), w.fs, "--out", t / "z.safetensors"], ["config.json", "not valid JSON"]),
+        _copy_model(w, t)), w.fs, "--out", t / "z.safetensors"], ["config.json", "malformed JSON"]),
     C("model-latent-dim-string", lambda w, t: _edit(w, t)[:1] + [_config(_copy_model(w, t), latent_dim="256")]
       + _edit(w, t)[2:], ["config.json", "field 'latent_dim' must be an integer, got '256' (a string)"]),
     C("model-resolution-string", lambda w, t: ["export", _config(_copy_model(w, t), resolution="64"), "--onnx",

@@ -2,7 +2,7 @@
 
 ``config.json`` carries everything needed to rebuild and feed the model::
 
-    {"format_version": 1, "class": "SwapAutoencoder", "library": "latentedit",
+    {"kind": "latentedit.model", "format_version": 1, "class": "SwapAutoencoder", "library": "latentedit",
      "library_version": "0.1.0", "model_id": "<12 hex>", "identities": ["A", "B"],
      "preprocessing": {"version": 1, "resolution": 64, "input_range": [-1, 1], "channel_order": "RGB",
                        "layout": "NCHW", "dtype": "float32", "alignment": "whole face", ...},
@@ -18,7 +18,6 @@ Nothing here unpickles: weights are safetensors, the config is JSON.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Mapping
@@ -26,8 +25,9 @@ from typing import Mapping
 import torch
 
 from .. import __version__
-from .._io import atomic_path, atomic_write_json
+from .._io import atomic_path
 from ..errors import LatentEditError, ModelFormatError
+from ..formats import FileFormat
 from ..preprocess import check_preprocessing, preprocessing_block
 from ..pretrained import locate
 from .autoencoder import SwapAutoencoder
@@ -37,6 +37,9 @@ from .discriminators import Discriminators
 #: Version of the folder layout written by :func:`save_pretrained`.
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
+#: ``config.json`` of a model folder (the architecture under ``model``; see the module docstring).
+MODEL_CONFIG_FORMAT = FileFormat("latentedit.model", FORMAT_VERSION, what="model config",
+                                 required={"class": (str,), "model": (dict,)})
 WEIGHTS_NAME = "model.safetensors"
 DISC_NAME = "discriminators.safetensors"
 MODEL_CLASS = "SwapAutoencoder"
@@ -131,8 +134,7 @@ def _write_model_files(model: SwapAutoencoder, directory: Path, discriminators: 
         with atomic_path(directory / DISC_NAME) as tmp:
             save_file(_tensors(discriminators), str(tmp), metadata={"format": "pt", "model_id": model_id})
     cfg = model.config
-    atomic_write_json(directory / CONFIG_NAME, {
-        "format_version": FORMAT_VERSION,
+    MODEL_CONFIG_FORMAT.write(directory / CONFIG_NAME, {
         "class": MODEL_CLASS,
         "library": "latentedit",
         "library_version": __version__,
@@ -161,22 +163,9 @@ def read_config(directory: str | os.PathLike) -> dict:
         raise ModelFormatError(f"{directory}: model folder not found")
     if not path.is_file():
         raise ModelFormatError(f"{path}: missing (not a latentedit model folder)")
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(obj, dict):
-        raise ModelFormatError(f"{path}: expected a JSON object")
-    version = obj.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFormatError(f"{path}: field 'format_version' missing or invalid ({version!r})")
-    if version > FORMAT_VERSION:
-        raise ModelFormatError(f"{path}: format_version {version} is newer than this latentedit "
-                               f"({__version__}) reads (≤ {FORMAT_VERSION}); upgrade latentedit")
+    obj = MODEL_CONFIG_FORMAT.read(path)
     if obj.get("class") != MODEL_CLASS:
         raise ModelFormatError(f"{path}: field 'class' is {obj.get('class')!r}, expected {MODEL_CLASS!r}")
-    if "model" not in obj:
-        raise ModelFormatError(f"{path}: field 'model' (the architecture) is missing")
     return obj
 
 
