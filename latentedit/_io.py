@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from PIL import Image, ImageOps
 
 from .errors import ImageReadError
 
@@ -151,8 +153,6 @@ def fsync_dir(path: str | os.PathLike) -> None:
 
 def _link_entries(src: Path, dst: Path, top_level_filter=None) -> None:
     """Hard-link (copy where links are impossible) every entry of ``src`` missing in ``dst``."""
-    import shutil
-
     for entry in os.scandir(src):
         if top_level_filter is not None and not top_level_filter(entry.name):
             continue
@@ -207,8 +207,6 @@ def recover_dir(path: str | os.PathLike, carry=None) -> list[str]:
     Returns:
         One line per action taken (empty if there was nothing to do).
     """
-    import shutil
-
     path = Path(os.path.realpath(path))
     if not path.parent.is_dir():
         return []
@@ -268,8 +266,6 @@ def atomic_dir(path: str | os.PathLike, carry=None) -> Iterator[Path]:
         carry: ``carry(name) -> bool`` for top-level entries of the current folder to keep
             (default: keep every entry the body did not write).
     """
-    import shutil
-
     path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not path.is_dir():
@@ -327,8 +323,6 @@ def atomic_dir(path: str | os.PathLike, carry=None) -> Iterator[Path]:
 def _replace_entries(stage: Path, path: Path, carry, names: set[str]) -> None:
     """Fallback of :func:`atomic_dir`: rename the staged ``names`` over ``path``'s, ``config.json``
     last; then drop top-level files of ``path`` that ``carry`` rejects and the body did not write."""
-    import shutil
-
     for name in sorted(names, key=lambda n: (n == "config.json", n)):
         src, dst = stage / name, path / name
         if dst.is_dir() and not dst.is_symlink():
@@ -368,8 +362,6 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         ImageReadError: naming the file and the reason (missing, not an image, truncated,
             larger than :data:`MAX_IMAGE_PIXELS`).
     """
-    from PIL import Image, ImageOps
-
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: file not found")
@@ -394,8 +386,6 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def pil_to_rgb(im) -> np.ndarray:
     """Convert any PIL image mode to RGB uint8 ``H×W×3`` (16-bit scaled down, alpha on black)."""
-    from PIL import Image
-
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im, dtype=np.float64)
         peak = 65535.0 if arr.max() > 255 else 255.0
@@ -417,8 +407,6 @@ def write_image(path: str | os.PathLike, image: np.ndarray, overwrite: bool = Tr
         overwrite: allow replacing an existing file.
         fsync: flush the file to disk before it is renamed into place (survives a power cut).
     """
-    from PIL import Image
-
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected uint8 HxWx3 RGB, got {image.dtype} {image.shape}")
     path = Path(path)

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ._io import read_image
 from .errors import FaceSetError, ImageReadError
+from .faces.align import canonical_landmarks, similarity_transform
 from .faceset import FaceRecord, FaceSet, FaceSetWriter
 from .preprocess import warp
 
@@ -75,8 +78,6 @@ def celeba_affine(height: int, width: int, size: int) -> np.ndarray:
     (the framing :func:`latentedit.faces.align_face` uses), so a model trained on imported CelebA
     faces sees the same framing as faces detected in photos.
     """
-    from .faces.align import canonical_landmarks, similarity_transform
-
     canon = canonical_landmarks(size).astype(np.float64)
     dst = np.stack([canon[36:42].mean(0), canon[42:48].mean(0), canon[30], canon[48], canon[54]])
     src = CELEBA_MEAN_POINTS_178 * (width / 178.0)
@@ -116,7 +117,6 @@ def import_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: i
         files = files[:limit]
     it = files
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(files, desc="importing CelebA", unit="img")
     skipped: list[str] = []
     with FaceSetWriter(out, mode="new") as w:
@@ -135,6 +135,5 @@ def import_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: i
                              attributes=attrs, attribute_sources={n: "celeba" for n in attrs})
             w.add(np.ascontiguousarray(crop, dtype=np.uint8), rec)
     if skipped:
-        import warnings
         warnings.warn(f"skipped {len(skipped)} unreadable image(s): " + "; ".join(skipped[:5]))
     return FaceSet(out)

@@ -5,6 +5,8 @@ Without this, ``--device cuda`` on a machine without a GPU fails deep inside PyT
 """
 from __future__ import annotations
 
+import torch
+
 from .errors import LatentEditError
 
 #: Device types latentedit runs on.
@@ -27,8 +29,6 @@ def check_device(device=None, what: str = "device"):
         LatentEditError: an unknown device name, CUDA (or MPS) not available, or a CUDA index
             this machine does not have — one line naming ``what`` and the value.
     """
-    import torch
-
     if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     cli = what.startswith("--")

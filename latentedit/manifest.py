@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterable, Iterator, Sequence
 
 from ._io import atomic_write_text
-from .errors import LatentEditError, ModelFormatError
+from .errors import ModelFormatError
 
 MANIFEST_NAME = "MANIFEST.sha256"
 #: Largest file a manifest may list (refused before hashing).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import cv2
 import numpy as np
 
 from .landmarks import GROUPS, NUM_LANDMARKS, REGIONS
@@ -118,8 +119,6 @@ def region_mask(landmarks: np.ndarray, size: int, region: str, feather: float | 
     Raises:
         ValueError: for an unknown region (naming the valid ones), bad landmarks or a bad size.
     """
-    import cv2
-
     if region not in REGIONS:
         raise ValueError(f"unknown region {region!r}; expected one of {', '.join(REGIONS)}")
     if int(size) != size or size < 8:

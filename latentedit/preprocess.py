@@ -23,16 +23,17 @@ crops a model is trained on (``extract``, the CelebA import, ``train``) and the 
 and checked when the model is loaded (:func:`check_preprocessing`), so a model is never fed crops made
 differently from the ones it learned from. Change any number here and bump
 :data:`PREPROCESSING_VERSION`.
-
-Importing this module is cheap: cv2 and torch are imported inside the functions that need them.
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
 
+from . import __version__
 from .errors import ModelFormatError
 from .landmarks import NUM_LANDMARKS
 
@@ -113,8 +114,6 @@ def check_preprocessing(block: Any, resolution: int, where: str = "config.json")
         raise PreprocessingMismatchError(f"{where}: field 'preprocessing.version' must be an integer ≥ 1, "
                                          f"got {version!r}")
     if version > PREPROCESSING_VERSION:
-        from . import __version__
-
         raise PreprocessingMismatchError(
             f"{where}: the model was trained with preprocessing contract v{version}, newer than this latentedit "
             f"({__version__}) implements (v{PREPROCESSING_VERSION}); upgrade latentedit (pip install -U latentedit)")
@@ -272,8 +271,6 @@ def warp(image: np.ndarray, affine: np.ndarray, size: int | tuple[int, int]) -> 
     Raises:
         ValueError: for a bad image, affine or size.
     """
-    import cv2
-
     image = np.asarray(image)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)) or min(image.shape[:2]) < 1:
         raise ValueError(f"image: expected H×W×3, got shape {image.shape}")
@@ -299,8 +296,6 @@ def _area_prescale(image: np.ndarray, a: np.ndarray, width: int, height: int,
                    factor: float) -> tuple[np.ndarray, np.ndarray]:
     """Cut the part of ``image`` a ``width×height`` crop sees (plus a margin for the bicubic kernel) and
     area-resize it by ``factor`` (< 1). Returns the resized region and the affine from it to the crop."""
-    import cv2
-
     h, w = image.shape[:2]
     corners = np.array([[-0.5, -0.5], [width - 0.5, -0.5], [-0.5, height - 0.5], [width - 0.5, height - 0.5]])
     seen = transform_points(corners, invert_affine(a)).astype(np.float64)
@@ -331,8 +326,6 @@ def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     Returns:
         The resized image (a contiguous copy when it already has that size).
     """
-    import cv2
-
     image = np.asarray(image)
     h, w = image.shape[:2]
     width, height = (size, size) if np.isscalar(size) else tuple(size)
@@ -395,8 +388,6 @@ def to_model(crops, device=None):
     Raises:
         ValueError: for another dtype or shape.
     """
-    import torch
-
     x = crops if isinstance(crops, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(crops))
     if x.dtype != torch.uint8:
         raise ValueError(f"to_model: expected uint8 crops (0..255), got {x.dtype}; a float image in [0, 1] "
@@ -423,8 +414,6 @@ def from_model(rgb) -> np.ndarray:
     Raises:
         ValueError: for a shape without 3 channels first.
     """
-    import torch
-
     x = torch.as_tensor(rgb).detach()
     if x.ndim not in (3, 4) or x.shape[-3] != 3:
         raise ValueError(f"from_model: expected N×3×S×S or 3×S×S RGB, got shape {tuple(x.shape)}")

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.faceset is not None:
                 faceset, source = args.faceset, {"faceset": str(args.faceset)}
             else:
-                from latentedit.faceset import FaceSet
+                from latentedit.celeba import import_celeba
 
                 cb = gc.bench_module("celeba_boundaries")
 
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 if (faceset / "faces.jsonl").is_file():  # --keep-faceset from an earlier run: reuse it
                     print(f"reusing the CelebA import in {faceset}")
                 elif args.limit:
-                    FaceSet.from_celeba(args.celeba, faceset, size=args.size, limit=args.limit, progress=not args.quiet)
+                    import_celeba(args.celeba, faceset, size=args.size, limit=args.limit, progress=not args.quiet)
                     cb.add_celeba_landmarks(faceset, progress=not args.quiet)
                 else:
                     cb.prepare_celeba(args.celeba, faceset, size=args.size, progress=not args.quiet)

@@ -443,10 +443,10 @@ def heldout_psnr(model_dir: Path, faceset: Path) -> dict:
     model = load_model(model_dir, "cpu")
     fs = FaceSet(faceset)
     s = int(model.config.resolution)
-    pix = fs.load_images(size=s).float().div_(255.0).reshape(len(fs), -1).numpy()
+    crops = fs.load_images(size=s)  # uint8 N×3×S×S
     t = time.perf_counter()
     with torch.no_grad():
-        psnr = gc.bench_module("celeba_boundaries")._heldout_psnr(model, pix, s)
+        psnr = gc.bench_module("celeba_boundaries").heldout_psnr(model, crops)
     return {"psnr_db": psnr, "faces": len(fs), "seconds": time.perf_counter() - t,
             "params": sum(p.numel() for p in model.parameters())}
 

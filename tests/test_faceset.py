@@ -224,7 +224,7 @@ def _write_celeba_fixture(root, n=5):
 
 def test_celeba_importer_on_official_format(tmp_path):
     names = _write_celeba_fixture(tmp_path / "celeba")
-    fs = FaceSet.from_celeba(tmp_path / "celeba", tmp_path / "out", size=32, progress=False)
+    fs = import_celeba(tmp_path / "celeba", tmp_path / "out", size=32, progress=False)
     assert len(fs) == 5
     assert fs.identities == ["100", "101", "102"]
     rec = fs.records[1]
@@ -253,7 +253,7 @@ def test_celeba_importer_errors(tmp_path):
 @pytest.mark.shared
 def test_celeba10k_import_sample(tmp_path):
     src = shared_path("data", "celeba10k")
-    fs = FaceSet.from_celeba(src, tmp_path / "celeba", size=64, limit=40, progress=False)
+    fs = import_celeba(src, tmp_path / "celeba", size=64, limit=40, progress=False)
     assert len(fs) == 40 and len(fs.attribute_names) == 40
     smiling = fs.attribute_matrix(["Smiling"])[:, 0]
     assert set(np.unique(smiling)) <= {0.0, 1.0} and 0 < smiling.sum() < 40

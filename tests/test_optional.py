@@ -52,9 +52,11 @@ def test_import_and_every_help_work_without_extras():
         from latentedit.cli.main import main
         for command in {list(COMMANDS)!r}:
             try:
-                main([command, "--help"])
+                code = main([command, "--help"])
             except SystemExit as exc:
                 assert exc.code == 0, (command, exc.code)
+            else:  # main returned: the command's module could not even be imported
+                raise AssertionError(f"{{command}} --help returned {{code}} instead of printing the help")
         print("ok")
     """)
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from latentedit.cli.main import main
-from latentedit.eval.oracle import AttributeOracle, default_oracle_dir, heldout_table, train_oracle
+from latentedit.eval.oracle import AttributeOracle, default_oracle_dir
+from latentedit.eval.oracle_train import heldout_table, train_oracle
 from latentedit.errors import LatentEditError, ModelFormatError
 
 

@@ -14,10 +14,9 @@ from latentedit.errors import LatentEditError
 
 def make_synth_faceset(root: Path, n: int = 24, size: int = 64, seed: int = 0, identities=("A", "B")):
     """A small SynthFaces FaceSet (two identities, varied expressions, ground-truth attributes)."""
-    from latentedit.eval.oracle import _synth_api
+    from latentedit import synth
     from latentedit.faceset import FaceRecord, FaceSetWriter
 
-    synth = _synth_api()
     rng = np.random.default_rng(seed)
     people = {name: synth.IdentityParams.sample(rng) for name in identities}
     with FaceSetWriter(root) as w:
@@ -50,7 +49,7 @@ def make_tiny_model(root: Path, faceset, attributes=("smile", "mouth_open")):
 
 
 def make_tiny_oracle(root: Path):
-    from latentedit.eval.oracle import train_oracle
+    from latentedit.eval.oracle_train import train_oracle
 
     return train_oracle(root, n_images=32, size=32, seed=5, steps=3, batch_size=16, n_heldout=8, progress=False)
 

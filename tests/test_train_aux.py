@@ -16,7 +16,7 @@ from latentedit.faces.meanface import MEAN_FACE, mirror_landmarks
 from latentedit.train import Trainer, train
 from latentedit.train.aux_head import N_COORDS, N_TARGETS, landmark_targets
 from latentedit.train.data import batch_indices
-from latentedit.train.loop import step_generator
+from latentedit.train.control import step_generator
 from latentedit.train.warp import sample_params
 
 

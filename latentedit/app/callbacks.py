@@ -16,9 +16,12 @@ from typing import Sequence
 import numpy as np
 
 from .._io import atomic_write_text, read_image, write_image
+from ..edit import MergeOptions, Recipe
+from ..edit.recipe import MAX_ALPHA
 from ..errors import ImageReadError, LatentEditError, NoFaceError
 from ..landmarks import REGIONS
 from ..media import IMAGE_EXTENSIONS
+from ..merge import COLOR_MODES
 from ..preprocess import resize
 
 #: Region choices shown in the app ("none" = no region confinement).
@@ -35,11 +38,7 @@ DISPLAY_MAX_SIDE = 1024
 
 def color_modes() -> tuple[str, ...]:
     """Colour-transfer modes offered in the app (``latentedit.merge.COLOR_MODES`` when available)."""
-    try:
-        from ..merge import COLOR_MODES
-        modes = tuple(COLOR_MODES)
-    except ImportError:  # merge not importable: the documented set
-        modes = ("rct", "lct", "mkl", "idt", "sot", "none")
+    modes = tuple(COLOR_MODES)
     return modes if "none" in modes else modes + ("none",)
 
 
@@ -175,9 +174,6 @@ def build_recipe(attributes: Sequence[str], values: Sequence[float], holds: Sequ
     Raises:
         LatentEditError: a control value is invalid (unknown region/colour mode, wrong count).
     """
-    from ..edit import MergeOptions, Recipe
-    from ..edit.recipe import MAX_ALPHA
-
     attributes = list(attributes)
     if len(values) != len(attributes) or len(holds) != len(attributes):
         raise LatentEditError(f"expected {len(attributes)} slider values and hold flags, got "
@@ -220,8 +216,6 @@ def parse_recipe(text: str | None, attributes: Sequence[str], identities: Sequen
     Raises:
         LatentEditError: empty text, malformed JSON, unknown fields, attributes or identities.
     """
-    from ..edit import Recipe
-
     if text is None or not str(text).strip():
         raise LatentEditError(f"{where}: empty recipe")
     try:

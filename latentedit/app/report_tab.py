@@ -14,7 +14,9 @@ from typing import Any, Callable
 
 from .._io import atomic_write_text
 from ..errors import LatentEditError
+from ..faceset import FaceSet
 from ..pretrained import default_oracle_dir
+from ..synth import synth_faceset
 
 #: The report engine's signature: ``latentedit.eval.report.edit_report(editor, boundaries, faceset,
 #: attribute, *, alphas, n, oracle, progress, ...) -> EditReport`` (``.save(dir)``, ``.to_markdown()``).
@@ -47,9 +49,6 @@ def builtin_faceset(folder: str | os.PathLike, size: int, identities: int = REPO
     Returns:
         The :class:`~latentedit.faceset.FaceSet`.
     """
-    from ..faceset import FaceSet
-    from ..synth import synth_faceset
-
     folder = Path(folder)
     with _lock:
         if (folder / "faces.jsonl").is_file():

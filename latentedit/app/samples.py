@@ -13,7 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .._io import atomic_write_json, write_image
+from ..synth.params import ExpressionParams, IdentityParams
+from ..synth.render import render
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
 INDEX = "samples.json"
@@ -45,8 +49,6 @@ def list_samples(folder: str | os.PathLike = SAMPLES_DIR) -> list[Sample]:
 
 def _photo(faces: list, size: int, rng) -> "np.ndarray":
     """Place rendered faces side by side on a soft gradient canvas (a 'photo' to detect them in)."""
-    import numpy as np
-
     h, w = int(size * 1.4), int(size * (len(faces) + 0.6))
     top, bottom = rng.uniform(60, 200, 3), rng.uniform(30, 160, 3)
     t = np.linspace(0.0, 1.0, h)[:, None, None]
@@ -72,11 +74,6 @@ def generate_samples(out_dir: str | os.PathLike = SAMPLES_DIR, size: int = 192, 
     Returns:
         The written samples.
     """
-    import numpy as np
-
-    from ..synth.params import ExpressionParams, IdentityParams
-    from ..synth.render import render
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

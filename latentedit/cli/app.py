@@ -7,8 +7,12 @@ import re
 import socket
 from pathlib import Path
 
+from .. import app as editing_app  # the package: its gradio code loads on first use (after require)
 from .._optional import require
+from ..edit import Editor, model_folder
 from ..errors import LatentEditError
+from ..eval.report import edit_report
+from ..manifest import verify_manifest
 from ..pretrained import DEFAULT_MODEL, default_model_dir, locate
 from ._checks import bounded_int
 
@@ -19,14 +23,15 @@ MIN_UPLOAD, MAX_UPLOAD = 1_000, 10_000_000_000
 _UNITS = {"": 1, "b": 1, "kb": 1_000, "mb": 1_000_000, "gb": 1_000_000_000}
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``app`` on the top-level subparsers."""
-    p = sub.add_parser(
-        "app", help="open the interactive editing app in the browser",
-        description="Serve the Gradio editing app: upload a photo (or pick a sample), move one slider per "
-                    "learned attribute, hold attributes fixed, confine the edit to a region, decode with "
-                    "another identity, batch-edit a zip, and view edit reports. There is no public share "
-                    "link; bind --host 0.0.0.0 only on a trusted network.")
+#: ``latentedit app --help``: what the command does.
+DESCRIPTION = ("Serve the Gradio editing app: upload a photo (or pick a sample), move one slider per "
+               "learned attribute, hold attributes fixed, confine the edit to a region, decode with "
+               "another identity, batch-edit a zip, and view edit reports. There is no public share "
+               "link; bind --host 0.0.0.0 only on a trusted network.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit app``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     p.add_argument("model", metavar="MODEL", nargs="?", default=None,
                    help="model folder with boundaries/, or a model name (default: $LATENTEDIT_MODEL or the "
                         f"shipped {DEFAULT_MODEL})")
@@ -39,7 +44,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--max-file-size", default="20mb",
                    help="upload size limit, 1kb..10gb, e.g. 20mb or 500kb (default 20mb)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
-    return p
 
 
 def resolve_model(model: str | None) -> Path:
@@ -106,21 +110,17 @@ def run(args: argparse.Namespace) -> int:
     """
     upload_bytes(args.max_file_size)
     require("gradio", "the editing app")  # before loading anything: a core install says which extra
-    from ..edit import Editor, model_folder
-    from ..manifest import verify_manifest
 
     path = resolve_model(args.model)
     folder = model_folder(path)           # not a model folder: fails here, before anything is loaded
     check_address(args.host, args.port)   # a busy port: one line now, not a traceback after loading
     verify_manifest(folder)               # a tampered shipped model fails here, naming the file
     editor = Editor.from_pretrained(path, boundaries=args.boundaries, device=args.device)
-    from ..app import launch
-    from ..eval.report import edit_report  # the Report tab's engine: the CLI hands evaluation to the app
 
     print(f"latentedit app: {len(editor.attributes)} attributes ({', '.join(editor.attributes)}), "
           f"decoders {', '.join(editor.identities)}; serving on http://{args.host}:{args.port or '<free port>'}")
     try:
-        launch(editor, host=args.host, port=args.port or None, concurrency=args.concurrency,
+        editing_app.launch(editor, host=args.host, port=args.port or None, concurrency=args.concurrency,
                max_file_size=args.max_file_size, report=edit_report)
     except OSError as exc:  # gradio: "Cannot find empty port in range: 7860-7860" (taken since the check)
         if "empty port" in str(exc).lower():

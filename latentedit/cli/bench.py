@@ -1,11 +1,12 @@
 """``latentedit bench <what>``: benchmarks and evaluation tools. Each lives in
 ``latentedit/eval/bench/<what>.py`` (dashes in the command become underscores) with
-``add_arguments(parser)`` and ``run(args) -> int``."""
+``add_arguments(parser)`` and ``run(args) -> int``, imported only when chosen."""
 from __future__ import annotations
 
-import importlib
+import argparse
 
 from ..errors import LatentEditError
+from .main import add_commands
 
 #: Package holding one module per benchmark.
 PACKAGE = "latentedit.eval.bench"
@@ -31,31 +32,16 @@ def module_name(name: str) -> str:
     return f"{PACKAGE}.{name.replace('-', '_')}"
 
 
-def add_parser(sub):
-    p = sub.add_parser("bench", help="run a benchmark", description="Benchmarks; results are printed "
-                       "and optionally written as JSON.")
-    bsub = p.add_subparsers(dest="bench", metavar="WHAT")
-    for name, help_text in BENCHMARKS.items():
-        bp = bsub.add_parser(name, help=help_text, description=help_text)
-        bp.set_defaults(_bench=name)
-        try:
-            module = importlib.import_module(module_name(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name(name):
-                raise
-            continue
-        module.add_arguments(bp)
-    return p
+#: ``latentedit bench --help``: what the command does.
+DESCRIPTION = ("Benchmarks; results are printed "
+               "and optionally written as JSON.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register the benchmarks on ``latentedit bench``'s parser; only the chosen one's module is imported."""
+    add_commands(p, BENCHMARKS, module_name, dest="bench", metavar="WHAT")
 
 
 def run(args) -> int:
-    name = getattr(args, "_bench", None)
-    if name is None:
-        raise LatentEditError("choose a benchmark: " + ", ".join(BENCHMARKS))
-    try:
-        module = importlib.import_module(module_name(name))
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name(name):
-            raise LatentEditError(f"benchmark {name!r} is not implemented yet") from None
-        raise
-    return module.run(args)
+    """Reached only when no benchmark was chosen (a benchmark's own ``run`` replaces this one)."""
+    raise LatentEditError("choose a benchmark: " + ", ".join(BENCHMARKS))

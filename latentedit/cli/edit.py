@@ -7,10 +7,17 @@ failed or a user error stopped the run before any work (each failure is one line
 """
 from __future__ import annotations
 
+import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from ..edit.editor import Editor
+from ..edit.output import edit_to_folder
+from ..edit.recipe import (BLEND_MODES, COLOR_MODES, MAX_ALPHA, MAX_MASK_PIXELS, RECIPE_REGIONS, Recipe, RecipeError,
+                           parse_assignment)
 from ..errors import LatentEditError
+from ..media import IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, VIDEO_EXTENSIONS, describe_accepted
 from ._checks import bounded_float, bounded_int, check_output_dir
 
 #: Faces per batch accepted by ``--batch``.
@@ -19,19 +26,18 @@ MAX_BATCH = 1024
 MAX_SMOOTH = 100.0
 
 
-def add_parser(sub):
-    p = sub.add_parser("edit", help="edit faces along attribute boundaries",
-                       description="Move the faces of INPUT (photos, videos, aligned crops, FaceSet folders) along "
-                                   "attribute boundaries, decode them and merge them back into the originals.")
+#: ``latentedit edit --help``: what the command does.
+DESCRIPTION = ("Move the faces of INPUT (photos, videos, aligned crops, FaceSet folders) along "
+               "attribute boundaries, decode them and merge them back into the originals.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit edit``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     add_common_arguments(p, identity_required=False)
-    return p
 
 
 def add_common_arguments(p, identity_required: bool) -> None:
     """Arguments shared by ``edit`` and ``swap``."""
-    from ..edit.recipe import BLEND_MODES, COLOR_MODES, MAX_ALPHA, MAX_MASK_PIXELS, RECIPE_REGIONS
-    from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-
     p.add_argument("model", metavar="MODEL", help="pretrained model folder or training run folder")
     p.add_argument("inputs", metavar="INPUT", nargs="+",
                    help=f"image ({' '.join(IMAGE_EXTENSIONS)}) or video ({' '.join(VIDEO_EXTENSIONS)}) files, "
@@ -71,10 +77,6 @@ def build_recipe(args):
     Raises:
         RecipeError: for a malformed recipe file or assignment.
     """
-    from dataclasses import replace
-
-    from ..edit.recipe import Recipe, RecipeError, parse_assignment
-
     recipe = Recipe.load(args.recipe) if args.recipe else Recipe()
     edits = dict(recipe.edits)
     for text in args.sets:
@@ -103,9 +105,6 @@ def run_edit(args) -> int:
     Raises:
         LatentEditError: before any work, for an unusable ``--out``, recipe, model or set of inputs.
     """
-    from ..edit.editor import Editor
-    from ..edit.output import edit_to_folder
-
     out = check_output_dir(args.out)  # before loading anything: a bad --out costs nothing
     recipe = build_recipe(args)
     check_inputs(args.inputs)
@@ -135,8 +134,6 @@ def check_inputs(inputs) -> None:
     Raises:
         LatentEditError: naming the first unusable input (and how many more there are).
     """
-    from ..media import MEDIA_EXTENSIONS, describe_accepted
-
     problems = []
     for item in inputs:
         p = Path(item)

@@ -1,17 +1,25 @@
 """``latentedit encode MODEL FACESET --out latents.safetensors``: latent codes + attributes, row by row."""
 from __future__ import annotations
 
+import argparse
+
+from ..edit.editor import load_model
+from ..faceset import FaceSet
+from ..latent.encode import encode_faceset
 from ._checks import bounded_int, check_output_file
 
 #: ``--batch`` and ``--workers`` ranges.
 MAX_BATCH, MAX_WORKERS = 4096, 64
 
 
-def add_parser(sub):
-    p = sub.add_parser("encode", help="encode a FaceSet into latent codes with its attributes",
-                       description="Encode every face of FACESET with MODEL and write the codes with the "
-                                   "FaceSet's attributes aligned row by row (safetensors: 'z' N×D, "
-                                   "'attributes' N×K with NaN for missing).")
+#: ``latentedit encode --help``: what the command does.
+DESCRIPTION = ("Encode every face of FACESET with MODEL and write the codes with the "
+               "FaceSet's attributes aligned row by row (safetensors: 'z' N×D, "
+               "'attributes' N×K with NaN for missing).")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit encode``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     p.add_argument("model", metavar="MODEL", help="pretrained model folder or training run folder")
     p.add_argument("faceset", metavar="FACESET", help="FaceSet folder (holding faces.jsonl)")
     p.add_argument("--out", required=True, help="output .safetensors file (never overwritten unless --overwrite)")
@@ -24,14 +32,9 @@ def add_parser(sub):
     p.add_argument("--device", default=None, metavar="DEVICE",
                    help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    return p
 
 
 def run(args) -> int:
-    from ..edit.editor import load_model
-    from ..faceset import FaceSet
-    from ..latent.encode import encode_faceset
-
     out = check_output_file(args.out, "--out", overwrite=args.overwrite, suffixes=(".safetensors",))
     faceset = FaceSet(args.faceset)
     model = load_model(args.model, args.device)

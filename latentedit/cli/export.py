@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import argparse
 
+from ..export import DEFAULT_ATOL, export_onnx
+from ..models import load_model
 from ._checks import bounded_float, check_output_dir
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``export`` on the top-level subparsers."""
-    p = sub.add_parser(
-        "export", help="export a model's encoder and decoders to ONNX",
-        description="Export the encoder and every decoder of MODEL to ONNX (dynamic batch axis), run each "
-                    "graph with onnxruntime on random inputs, print the max |ONNX - PyTorch| difference and "
-                    "fail when it is above --atol. DIR also gets a manifest.json.")
+#: ``latentedit export --help``: what the command does.
+DESCRIPTION = ("Export the encoder and every decoder of MODEL to ONNX (dynamic batch axis), run each "
+               "graph with onnxruntime on random inputs, print the max |ONNX - PyTorch| difference and "
+               "fail when it is above --atol. DIR also gets a manifest.json.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit export``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     p.add_argument("model", metavar="MODEL", help="pretrained model folder (config.json + model.safetensors) "
                    "or a training run folder")
     p.add_argument("--onnx", metavar="DIR", required=True, help="output folder (must not hold earlier exports)")
@@ -20,14 +23,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="export only this decoder (repeatable; default: all)")
     p.add_argument("--atol", type=bounded_float(0.0, 1.0, lo_open=True), default=None,
                    help="largest accepted difference, > 0 and ≤ 1 (default 1e-3)")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Export and print one line per graph. Returns 0, or raises LatentEditError."""
-    from ..export import DEFAULT_ATOL, export_onnx
-    from ..models import load_model
-
     atol = DEFAULT_ATOL if args.atol is None else args.atol
     check_output_dir(args.onnx, "--onnx")
     model = load_model(args.model)

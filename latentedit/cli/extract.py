@@ -6,6 +6,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from ..errors import LatentEditError
+from ..faces.extract import collect_inputs, extract
+from ..faces.rescore import rescore_faceset
+from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, describe_accepted
 from ._checks import bounded_float, bounded_int, check_output_dir
 
 #: ``--size`` range (aligned crop side in pixels): 16 is the smallest crop the landmark scores
@@ -21,17 +25,16 @@ MIN_FACE_MAX = 10_000.0
 INPUT_ERRORS = ("missing", "unsupported", "unreadable", "too small", "video_error")
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``extract`` on the subcommand parsers."""
-    p = sub.add_parser(
-        "extract", help="detect, align and store faces from photos, folders and videos",
-        description="Detect faces (dlib HOG or CNN), fit 68 landmarks, align them to a whole-face crop and "
-                    "store them in a FaceSet with the source→crop affine, measured landmark scores and the "
-                    "dlib identity descriptor. Re-running on the same --out skips what is already there. "
-                    "`--rescore --out FACESET` recomputes an existing FaceSet's measured scores from its stored "
-                    "landmarks (after an upgrade changed their definitions) without detecting anything again.")
-    from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+#: ``latentedit extract --help``: what the command does.
+DESCRIPTION = ("Detect faces (dlib HOG or CNN), fit 68 landmarks, align them to a whole-face crop and "
+               "store them in a FaceSet with the source→crop affine, measured landmark scores and the "
+               "dlib identity descriptor. Re-running on the same --out skips what is already there. "
+               "`--rescore --out FACESET` recomputes an existing FaceSet's measured scores from its stored "
+               "landmarks (after an upgrade changed their definitions) without detecting anything again.")
 
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit extract``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help=f"photos ({' '.join(IMAGE_EXTENSIONS)}), videos ({' '.join(VIDEO_EXTENSIONS)}) or folders")
     p.add_argument("--out", required=True, metavar="FACESET", help="output FaceSet folder (appended to if it exists)")
@@ -54,7 +57,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="recompute the measured *_score attributes of the FaceSet --out from its stored landmarks "
                         "(no INPUT; labels that are not measured are kept)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,26 +67,21 @@ def run(args: argparse.Namespace) -> int:
         missing, of an unsupported type, or unreadable: one line per input on stderr); else 1 (the
         inputs were read but no face was found).
     """
-    from ..errors import LatentEditError
-
     if args.rescore:
         if args.inputs:
             raise LatentEditError("--rescore works on the FaceSet given by --out and takes no INPUT "
                                   f"(got {len(args.inputs)}: {args.inputs[0]!r}...)")
-        from ..faces.rescore import rescore_faceset
 
         print(rescore_faceset(args.out).format())
         return 0
     if not args.inputs:
         raise LatentEditError("no INPUT given: name photos, videos or folders to extract faces from "
                               "(or use --rescore --out FACESET)")
-    from ..faces.extract import collect_inputs, extract
 
     check_output_dir(args.out)
     skipped: list = []
     if not collect_inputs(list(args.inputs), args.identity, skipped):
         # nothing to read: say so before a FaceSet folder is created
-        from ..media import describe_accepted
 
         if not skipped:
             raise LatentEditError(f"INPUT {args.inputs[0]}: no {describe_accepted()} found in "

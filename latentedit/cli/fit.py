@@ -1,19 +1,30 @@
 """``latentedit fit MODEL [FACESET] --attribute NAME... --out DIR``: one boundary per attribute."""
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
+from ..edit.editor import load_model, model_folder
+from ..errors import LatentEditError
+from ..faceset import FaceSet
+from ..latent.boundary import check_attribute_name
+from ..latent.encode import LatentTable, encode_faceset
+from ..latent.fitter import BoundaryFitter, METHODS
+from ..manifest import manifest_owners, verify_manifest
 from ._checks import bounded_float, bounded_int, check_output_dir, seed_arg
 
 #: ``--batch`` range (faces per forward pass when encoding).
 MAX_BATCH = 4096
 
 
-def add_parser(sub):
-    from ..latent.fitter import METHODS
+#: ``latentedit fit --help``: what the command does.
+DESCRIPTION = ("Encode FACESET with MODEL (or read --latents) and fit one linear boundary per "
+               "attribute (InterFaceGAN-style); each is written as <attribute>.json + "
+               "<attribute>.safetensors into --out (default MODEL/boundaries).")
 
-    p = sub.add_parser("fit", help="fit attribute boundaries in a model's latent space",
-                       description="Encode FACESET with MODEL (or read --latents) and fit one linear boundary per "
-                                   "attribute (InterFaceGAN-style); each is written as <attribute>.json + "
-                                   "<attribute>.safetensors into --out (default MODEL/boundaries).")
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit fit``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     p.add_argument("model", metavar="MODEL", help="pretrained model folder or training run folder")
     p.add_argument("faceset", metavar="FACESET", nargs="?", default=None,
                    help="FaceSet folder to encode (not needed with --latents)")
@@ -34,18 +45,9 @@ def add_parser(sub):
     p.add_argument("--device", default=None, metavar="DEVICE",
                    help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--overwrite", action="store_true", help="replace existing boundaries of these attributes")
-    return p
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..edit.editor import load_model, model_folder
-    from ..errors import LatentEditError
-    from ..latent.boundary import check_attribute_name
-    from ..latent.encode import LatentTable, encode_faceset
-    from ..latent.fitter import BoundaryFitter
-
     for name in args.attribute + args.condition:
         check_attribute_name(name)
     if (args.faceset is None) == (args.latents is None):
@@ -57,7 +59,6 @@ def run(args) -> int:
         if taken:
             raise LatentEditError(f"{out}: boundaries for {', '.join(taken)} already exist; pass --overwrite "
                                   "or choose another --out")
-    from ..manifest import manifest_owners, verify_manifest
 
     for owner in manifest_owners(out):  # a manifested model: refuse before encoding if it does not verify
         verify_manifest(owner)          # (never bless tampering); Boundary.save re-writes its manifest
@@ -70,8 +71,6 @@ def run(args) -> int:
             raise LatentEditError(f"{args.latents}: codes were encoded by model {table.model_id!r}, but {args.model} "
                                   f"is model {model_id!r}; re-run `latentedit encode`")
     else:
-        from ..faceset import FaceSet
-
         fs = FaceSet(args.faceset)
         table = encode_faceset(model, fs, attributes=needed, batch_size=args.batch, progress=True)
     columns = {n: table.column(n) for n in needed}

@@ -1,6 +1,7 @@
-"""``latentedit`` entry point. Each subcommand lives in ``latentedit/cli/<name>.py`` and exposes
-``add_parser(subparsers)`` and ``run(args) -> int``; modules are imported lazily so that
-``latentedit synth --help`` never imports torch training code or gradio.
+"""``latentedit`` entry point. :data:`COMMANDS` lists every subcommand with its one-line help; each lives
+in ``latentedit/cli/<name>.py`` (``DESCRIPTION``, ``add_arguments(parser)``, ``run(args) -> int``) and is
+imported only when chosen (:class:`LazyCommands`, the one lazy step of the CLI): ``latentedit --help``
+imports no command, ``latentedit edit`` imports ``latentedit.cli.edit`` and what it imports at its top.
 
 Exit codes: 0 ok; 1 some inputs of a batch failed (``edit``, ``swap``, ``extract``), or an
 unexpected internal error; 2 a user error (bad option, file, folder, model or recipe); 130
@@ -30,9 +31,22 @@ from .. import __version__
 from .._optional import missing_extra_message
 from ..errors import LatentEditError
 
-#: Subcommands in pipeline order.
-COMMANDS = ("synth", "extract", "train", "encode", "fit", "edit", "swap", "report", "app", "bench", "export",
-            "manifest")
+#: Subcommands in pipeline order -> the one-line help ``latentedit --help`` shows. Each is the module
+#: ``latentedit.cli.<name>``, imported only when its command is chosen (see :class:`LazyCommands`).
+COMMANDS: dict[str, str] = {
+    "synth": "render synthetic faces with exact ground truth (a FaceSet and/or a preview grid)",
+    "extract": "detect, align and store faces from photos, folders and videos",
+    "train": "train the swap autoencoder (shared encoder, one decoder per identity)",
+    "encode": "encode a FaceSet into latent codes with its attributes",
+    "fit": "fit attribute boundaries in a model's latent space",
+    "edit": "edit faces along attribute boundaries",
+    "swap": "swap faces to another identity (optionally editing them too)",
+    "report": "measure an edit: target change, leakage and identity drift vs alpha",
+    "app": "open the interactive editing app in the browser",
+    "bench": "run a benchmark",
+    "export": "export a model's encoder and decoders to ONNX",
+    "manifest": "write or verify a model folder's MANIFEST.sha256",
+}
 #: Environment variable that turns the one-line errors back into tracebacks.
 DEBUG_ENV = "LATENTEDIT_DEBUG"
 #: Exit status of user errors (the same as argparse's).
@@ -56,18 +70,89 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USER_ERROR, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every subcommand registered."""
+class LazyCommands(argparse._SubParsersAction):
+    """Subcommands listed by name and one-line help whose module is imported only when chosen.
+
+    argparse calls this action with the chosen name and the rest of the command line: the action
+    imports that command's module (nothing else), lets it register its options with
+    ``add_arguments(parser)``, sets its ``DESCRIPTION`` (when it has one) and records its ``run`` as
+    ``args._run`` (an inner command's ``run`` replaces its parent's), then parses the rest. So
+    ``latentedit --help`` imports no command, ``latentedit edit ...`` imports ``latentedit.cli.edit``
+    (which imports what it needs at its top) and ``latentedit bench edit`` one benchmark module. An
+    error while importing it (a missing extra, say) is raised inside :func:`main`'s error boundary.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.modules: dict[str, str] = {}  # command name -> module
+        self._loaded: set[str] = set()
+
+    def add_command(self, name: str, help: str, module: str) -> argparse.ArgumentParser:
+        """List command ``name`` (its parser stays empty until it is chosen)."""
+        self.modules[name] = module
+        return self.add_parser(name, help=help, description=help)
+
+    def load(self, name: str) -> argparse.ArgumentParser:
+        """Import command ``name``'s module and register its options (once); returns its parser."""
+        parser = self.choices[name]
+        if name not in self._loaded:
+            module = importlib.import_module(self.modules[name])
+            parser.description = getattr(module, "DESCRIPTION", parser.description)
+            module.add_arguments(parser)
+            parser.set_defaults(_run=module.run)
+            self._loaded.add(name)
+        return parser
+
+    def load_all(self) -> None:
+        """Load every command, and every command of theirs (for tools that inspect all options)."""
+        for name in self.modules:
+            for action in self.load(name)._actions:
+                if isinstance(action, LazyCommands):
+                    action.load_all()
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values[0])  # named in the error line even if the import fails
+        self.load(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_commands(parser: argparse.ArgumentParser, commands: dict[str, str], module_of, dest: str,
+                 metavar: str) -> LazyCommands:
+    """Give ``parser`` lazily loaded subcommands.
+
+    Args:
+        parser: the parser of the command that has subcommands.
+        commands: name -> one-line help, in the order ``--help`` lists them.
+        module_of: name -> the module implementing it (``DESCRIPTION``, ``add_arguments(parser)``,
+            ``run(args) -> int``).
+        dest: the ``args`` attribute that receives the chosen name.
+        metavar: how ``--help`` names the choice.
+
+    Returns:
+        The subparsers action.
+    """
+    action = parser.add_subparsers(dest=dest, metavar=metavar, action=LazyCommands)
+    for name, help_text in commands.items():
+        action.add_command(name, help_text, module_of(name))
+    return action
+
+
+def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
+    """Build the top-level parser.
+
+    Args:
+        lazy: register a command's options only when argparse reaches it (what :func:`main` does);
+            False loads every command now (for tools and tests that inspect every option).
+    """
     parser = _Parser(
         prog="latentedit",
         description="Latent-space face editing on a face-swap autoencoder: "
                     "synth/extract → train → encode → fit → edit/swap → report/app.")
     parser.add_argument("--version", action="version", version=f"latentedit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f"latentedit.cli.{name}")
-        p = module.add_parser(sub)
-        p.set_defaults(_run=module.run)
+    commands = add_commands(parser, COMMANDS, lambda name: f"latentedit.cli.{name}", dest="command",
+                            metavar="COMMAND")
+    if not lazy:
+        commands.load_all()
     return parser
 
 
@@ -133,35 +218,41 @@ def main(argv: list[str] | None = None) -> int:
 
     ``--help`` and ``--version`` exit through ``SystemExit(0)`` as argparse does.
     """
-    parser = build_parser()
+    parser = build_parser(lazy=True)
+    args = argparse.Namespace()
     try:
-        args, extra = parser.parse_known_args(argv)
-        if extra:  # reported by the subcommand, whose --help lists what it does accept
-            _parser_of(parser, getattr(args, "command", None)).error(f"unrecognized arguments: {' '.join(extra)}")
-    except SystemExit as exc:
-        if exc.code in (0, None):
-            raise
-        return exc.code if isinstance(exc.code, int) else USER_ERROR
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return USER_ERROR
-    try:
+        try:  # imports the chosen command's module: its import errors meet the boundary below too
+            _, extra = parser.parse_known_args(argv, namespace=args)
+            if extra:  # reported by the subcommand, whose --help lists what it does accept
+                _parser_of(parser, getattr(args, "command", None)).error(f"unrecognized arguments: {' '.join(extra)}")
+        except SystemExit as exc:
+            if exc.code in (0, None):
+                raise
+            return exc.code if isinstance(exc.code, int) else USER_ERROR
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            return USER_ERROR
         device = getattr(args, "device", None)
         if device is not None:  # before any work: a missing GPU is a one-line user error
-            from ..devices import check_device
+            from ..devices import check_device  # imports torch: not at the top, so `latentedit --help` stays fast
 
             check_device(device, what="--device")
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
-        print(f"latentedit {args.command}: interrupted", file=sys.stderr)
+        print(f"{_prog(args)}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the one error boundary (see the module docstring)
         if _debug():
             raise
         status, message = describe_error(exc)
-        print(f"latentedit {args.command}: error: {message}", file=sys.stderr)
+        print(f"{_prog(args)}: error: {message}", file=sys.stderr)
         return status
 
+
+def _prog(args: argparse.Namespace) -> str:
+    """``latentedit <command>`` for the error line (``latentedit`` before a command was chosen)."""
+    command = getattr(args, "command", None)
+    return f"latentedit {command}" if command else "latentedit"
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -7,16 +7,16 @@ from ..errors import LatentEditError
 from ..manifest import MANIFEST_NAME, verify_manifest, write_manifest
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``manifest`` on the top-level subparsers."""
-    p = sub.add_parser(
-        "manifest", help="write or verify a model folder's MANIFEST.sha256",
-        description=f"write: list every file of FOLDER with its sha256 in FOLDER/{MANIFEST_NAME} (only for a "
-                    "folder you trust: from then on, a file it does not list, or one that changed, is refused "
-                    "when the model loads). verify: check every file against it.")
+#: ``latentedit manifest --help``: what the command does.
+DESCRIPTION = (f"write: list every file of FOLDER with its sha256 in FOLDER/{MANIFEST_NAME} (only for a "
+               "folder you trust: from then on, a file it does not list, or one that changed, is refused "
+               "when the model loads). verify: check every file against it.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit manifest``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     p.add_argument("action", choices=("write", "verify"))
     p.add_argument("folder", metavar="FOLDER", help="a model folder (config.json + model.safetensors + ...)")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

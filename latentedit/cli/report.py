@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
 from ..edit.recipe import MAX_ALPHA
+from ..eval.report import edit_report
+from ..train.lpips import load_lpips
 from ._checks import bounded_float, bounded_int, check_output_dir, seed_arg
 
 #: Most faces one report sweeps (``--n``) and most alphas in ``--alphas``.
@@ -30,13 +34,14 @@ def _floats(text: str) -> list[float]:
     return vals
 
 
-def add_parser(sub):
-    """Register ``report``."""
-    p = sub.add_parser(
-        "report", help="measure an edit: target change, leakage and identity drift vs alpha",
-        description="Sweep an attribute's edit strength over faces of a FaceSet and measure it with oracles "
-                    "independent of the model (SynthFaces attribute oracle for synthetic FaceSets; dlib landmark "
-                    "scores and identity distance for real faces). Writes report.json, report.md, report.png.")
+#: ``latentedit report --help``: what the command does.
+DESCRIPTION = ("Sweep an attribute's edit strength over faces of a FaceSet and measure it with oracles "
+               "independent of the model (SynthFaces attribute oracle for synthetic FaceSets; dlib landmark "
+               "scores and identity distance for real faces). Writes report.json, report.md, report.png.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit report``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     p.add_argument("model", help="pretrained model folder (or a training run folder)")
     p.add_argument("faceset", help="FaceSet folder with the faces to edit")
     p.add_argument("--attribute", required=True, help="boundary attribute to sweep")
@@ -66,16 +71,10 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="folder for report.json, report.md, report.png")
     p.add_argument("--overwrite", action="store_true", help="replace report files already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    return p
 
 
 def run(args) -> int:
     """Run the report and print its markdown table."""
-    import torch
-
-    from ..eval.report import edit_report
-    from ..train.lpips import load_lpips
-
     check_output_dir(args.out)  # before the sweep: a bad --out costs nothing
     torch.set_num_threads(min(2, torch.get_num_threads()))
     hold = [h for item in args.hold for h in item.split(",") if h]

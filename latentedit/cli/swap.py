@@ -1,18 +1,19 @@
 """``latentedit swap MODEL INPUT... --identity B [--set ...] --out DIR``: swap-then-edit in one line."""
 from __future__ import annotations
 
+import argparse
 
-def add_parser(sub):
-    from .edit import add_common_arguments
+from .edit import add_common_arguments, run_edit
 
-    p = sub.add_parser("swap", help="swap faces to another identity (optionally editing them too)",
-                       description="Encode the faces of INPUT, apply the --set edits, decode them with the "
-                                   "--identity decoder and merge them back into the originals.")
+#: ``latentedit swap --help``: what the command does.
+DESCRIPTION = ("Encode the faces of INPUT, apply the --set edits, decode them with the "
+               "--identity decoder and merge them back into the originals.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit swap``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     add_common_arguments(p, identity_required=True)
-    return p
 
 
 def run(args) -> int:
-    from .edit import run_edit
-
     return run_edit(args)

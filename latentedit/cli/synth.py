@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .._io import write_image
 from ..errors import LatentEditError
+from ..synth import preview_grid, synth_faceset
+from ..synth.render import MAX_SIZE, MIN_SIZE
 from ._checks import bounded_int, check_output_dir, check_output_file, seed_arg
 
 #: Most identities and images per identity of one ``synth`` run (10⁵ × 10⁵ would be 10¹⁰ files).
@@ -15,16 +18,16 @@ MAX_WORKERS, MAX_PREVIEW = 64, 64
 PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``synth`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "synth", help="render synthetic faces with exact ground truth (a FaceSet and/or a preview grid)",
-        description="Render a FaceSet of SynthFaces: N identities × M expressions, each with its exact "
-                    "parameters as ground-truth attributes and its 68 landmarks (region masks follow from "
-                    "them with latentedit.masks). The same seed gives byte-identical images; identity i "
-                    "depends only on (seed, i).")
+#: ``latentedit synth --help``: what the command does.
+DESCRIPTION = ("Render a FaceSet of SynthFaces: N identities × M expressions, each with its exact "
+               "parameters as ground-truth attributes and its 68 landmarks (region masks follow from "
+               "them with latentedit.masks). The same seed gives byte-identical images; identity i "
+               "depends only on (seed, i).")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit synth``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     p.add_argument("--out", metavar="DIR", help="new FaceSet folder (refuses one that already holds a FaceSet)")
-    from ..synth.render import MAX_SIZE, MIN_SIZE
 
     p.add_argument("--identities", type=bounded_int(1, MAX_IDENTITIES), default=10, metavar="N",
                    help=f"number of people, 1..{MAX_IDENTITIES} (default 10)")
@@ -42,13 +45,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--preview-cols", type=bounded_int(1, MAX_PREVIEW), default=6, metavar="C",
                    help=f"expressions in the preview, 1..{MAX_PREVIEW} (default 6)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
 
 def _write_preview(path: str, args) -> None:
-    from .._io import write_image
-    from ..synth import preview_grid
-
     grid = preview_grid(args.preview_rows, args.preview_cols, size=args.size, seed=args.seed)
     try:
         write_image(path, grid, overwrite=False)
@@ -80,7 +79,6 @@ def run(args) -> int:
     if args.preview_only:
         _write_preview(args.preview_only, args)
         return 0
-    from ..synth import synth_faceset
 
     fs = synth_faceset(args.out, identities=args.identities, per_identity=args.per_identity, size=args.size,
                        seed=args.seed, progress=not args.no_progress, workers=args.workers)

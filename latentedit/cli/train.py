@@ -11,6 +11,10 @@ import json
 import os
 
 from ..errors import LatentEditError
+from ..models.config import LIMITS
+from ..train import train
+from ..train.config import TrainConfig
+from ..train.data import parse_data_spec
 from ._checks import SEED_MAX, bounded_float, bounded_int, check_output_dir, range_text
 
 #: Options not exposed as plain ``--flag VALUE`` pairs (handled explicitly below).
@@ -82,8 +86,6 @@ _BOUNDS: dict[str, tuple[float, float, bool]] = {
 
 def _numeric_type(name: str, kind: type):
     """The bounded argparse type of numeric option ``name`` (None when it has no documented range)."""
-    from ..models.config import LIMITS
-
     if name in LIMITS:
         return bounded_int(1, LIMITS[name]), range_text(1, LIMITS[name])
     if name not in _BOUNDS:
@@ -98,15 +100,14 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    """Register ``latentedit train``."""
-    from ..train.config import TrainConfig
+#: ``latentedit train --help``: what the command does.
+DESCRIPTION = ("Train the swap autoencoder on FaceSets. Writes RUN/config.json, checkpoints, "
+               "metrics.jsonl, preview PNGs and the latest model as RUN/model (a MODEL folder). "
+               "Under torchrun the same command trains with DistributedDataParallel.")
 
-    p = sub.add_parser(
-        "train", help="train the swap autoencoder (shared encoder, one decoder per identity)",
-        description="Train the swap autoencoder on FaceSets. Writes RUN/config.json, checkpoints, "
-                    "metrics.jsonl, preview PNGs and the latest model as RUN/model (a MODEL folder). "
-                    "Under torchrun the same command trains with DistributedDataParallel.")
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register ``latentedit train``'s arguments on its parser (made by :mod:`latentedit.cli.main`)."""
     defaults = TrainConfig()
     p.add_argument("--data", action="append", required=True, metavar="NAME=DIR[@LABEL]",
                    help="decoder NAME trained on FaceSet DIR (optionally only identity LABEL of it); repeat")
@@ -134,7 +135,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue RUN from its newest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="check data and options, print the plan, write nothing")
     p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
-    return p
 
 
 def config_from_args(args: argparse.Namespace):
@@ -143,9 +143,6 @@ def config_from_args(args: argparse.Namespace):
     Raises:
         LatentEditError: for a malformed or repeated ``--data``.
     """
-    from ..train.config import TrainConfig
-    from ..train.data import parse_data_spec
-
     data: dict[str, str] = {}
     for spec in args.data:
         name, directory, label = parse_data_spec(spec)
@@ -159,8 +156,6 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Run ``latentedit train``; prints a JSON summary. Returns 0."""
-    from ..train import train
-
     cfg = config_from_args(args)
     if not cfg.dry_run:
         check_output_dir(cfg.out)  # before the data is loaded: a bad --out costs nothing

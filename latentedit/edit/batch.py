@@ -11,10 +11,15 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from ..errors import LatentEditError
+from ..faceset import INDEX_NAME, FaceSet
 from ..media import IMAGE_EXTENSIONS as IMAGE_SUFFIXES, VIDEO_EXTENSIONS as VIDEO_SUFFIXES
+from .results import EditResult, Face
 from .recipe import Recipe
+from .video import iter_video
 
 
 @dataclass
@@ -36,9 +41,6 @@ def expand_inputs(inputs) -> list[Job]:
     Raises:
         LatentEditError: for an input of an unsupported type.
     """
-    from ..faceset import INDEX_NAME, FaceSet
-    from .editor import Face
-
     if isinstance(inputs, (str, os.PathLike, np.ndarray, Face, FaceSet)):
         inputs = [inputs]
     jobs: list[Job] = []
@@ -110,17 +112,12 @@ def iter_edit(editor, inputs, recipe: Recipe, batch_size: int = 32, aligned: boo
 def iter_jobs(editor, jobs: list[Job], recipe: Recipe, batch_size: int = 32, aligned: bool = False,
               progress: bool = False, num_workers: int = 0) -> Iterator:
     """:func:`iter_edit` on inputs already expanded by :func:`expand_inputs` (each expanded once)."""
-    from torch.utils.data import DataLoader
-
-    from .editor import EditResult
-
     if batch_size < 1:
         raise LatentEditError(f"batch_size must be ≥ 1, got {batch_size}")
     loader = DataLoader(_Prepare(editor, jobs, aligned), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=list)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
         bar = tqdm(total=len(jobs), desc="editing", unit="input")
     try:
         for batch in loader:
@@ -133,8 +130,6 @@ def iter_jobs(editor, jobs: list[Job], recipe: Recipe, batch_size: int = 32, ali
             for i, prepared in batch:
                 job = jobs[i]
                 if job.kind == "video":
-                    from .video import iter_video
-
                     yield from iter_video(editor, job.payload, recipe, batch_size=batch_size)
                 elif isinstance(prepared, str):
                     yield EditResult(face=None, image=None, source=job.label, recipe=recipe, error=prepared)
@@ -149,8 +144,6 @@ def iter_jobs(editor, jobs: list[Job], recipe: Recipe, batch_size: int = 32, ali
 
 def _merge_input(editor, faces, rendered, recipe: Recipe, label: str) -> list:
     """Paste every face of one input into its image (faces of one photo accumulate)."""
-    from .editor import EditResult
-
     image = faces[0].image
     try:
         for f, (edited, mask) in zip(faces, rendered):

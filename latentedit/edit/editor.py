@@ -16,72 +16,28 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
+import torch
 
+from .._io import read_image
+from ..devices import check_device
 from ..errors import LatentEditError, NoFaceError
+from ..faces import canonical_landmarks, detect_faces, refine_landmarks
+from ..framing import read_template
+from ..latent.boundary import BoundaryMismatchError, load_boundaries
+from ..media import VIDEO_EXTENSIONS as VIDEO_SUFFIXES  # noqa: F401  (the one list: latentedit.media)
+from ..merge.paste import PastePlan
+from ..models import load_model as _load, resolve_model_dir
 from ..preprocess import align, from_model, rescale_landmarks, resize, to_model, transform_points
 from ._images import _as_image, alignment_template  # noqa: F401  (alignment_template: public via latentedit.edit)
+from .batch import iter_edit
 from .recipe import Recipe
-
-from ..media import VIDEO_EXTENSIONS as VIDEO_SUFFIXES  # noqa: F401  (the one list: latentedit.media)
-
-
-@dataclass
-class Face:
-    """One prepared face (detected + aligned + encoded once).
-
-    Attributes:
-        crop: uint8 ``S×S×3`` aligned crop at the model resolution.
-        z: ``(D,)`` latent code of the crop.
-        affine: ``2×3`` source → crop matrix (None for an already aligned input).
-        landmarks: ``68×2`` landmarks in crop pixels (None if unknown).
-        image: the source image (uint8 ``H×W×3``) the face came from (None for aligned inputs).
-        box: ``(x0, y0, x1, y1)`` in the source image.
-        source: file name or a label.
-        identity: the person's decoder name when known (e.g. from a FaceSet record); the default
-            decoder for this face when it names one of the model's decoders.
-    """
-
-    crop: np.ndarray
-    z: Any
-    affine: np.ndarray | None = None
-    landmarks: np.ndarray | None = None
-    image: np.ndarray | None = None
-    box: tuple | None = None
-    source: str = ""
-    identity: str | None = None
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass
-class EditResult:
-    """The outcome of editing one face (or of one input that failed).
-
-    Attributes:
-        face: uint8 ``S×S×3`` edited aligned face (after region blending); None on failure.
-        image: uint8 ``H×W×3`` merged into the source image (``== face`` for aligned inputs); for a
-            photo with several faces, every face's result holds the photo with all of them edited.
-        source: the input's file name or label.
-        recipe: the recipe applied.
-        error: None on success, else why this input failed (the rest of the batch still runs).
-        index: the face's index within its source (0 for the largest face).
-    """
-
-    face: np.ndarray | None
-    image: np.ndarray | None
-    source: str
-    recipe: Recipe
-    error: str | None = None
-    index: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when the edit succeeded."""
-        return self.error is None
+from .region import blend_region, region_weights
+from .results import EditResult, Face  # noqa: F401  (public here and via latentedit.edit)
 
 
 def resolve_device(device=None):
@@ -91,8 +47,6 @@ def resolve_device(device=None):
         LatentEditError: an unknown device name or one this machine lacks (see
             :func:`latentedit.devices.check_device`).
     """
-    from ..devices import check_device
-
     return check_device(device)
 
 
@@ -106,8 +60,6 @@ def load_model(model_dir: str | os.PathLike, device=None):
     Raises:
         ModelFormatError: if the folder holds no valid model.
     """
-    from ..models import load_model as _load
-
     return _load(model_dir, device=resolve_device(device)).eval()
 
 
@@ -117,8 +69,6 @@ def model_folder(model_dir: str | os.PathLike) -> Path:
     Raises:
         ModelFormatError: if neither holds a model.
     """
-    from ..models import resolve_model_dir
-
     return Path(resolve_model_dir(model_dir))
 
 
@@ -142,10 +92,6 @@ class Editor:
 
     def __init__(self, model, boundaries: dict | None = None, device=None,
                  default_identity: str | None = None, template: np.ndarray | None = None) -> None:
-        import torch
-
-        from ..latent.boundary import BoundaryMismatchError
-
         if device is not None:
             model = model.to(resolve_device(device))
         self.model = model.eval()
@@ -187,10 +133,6 @@ class Editor:
             ModelFormatError: for a missing/invalid model or boundary file.
             BoundaryMismatchError: for boundaries fitted on another model.
         """
-        from ..latent.boundary import load_boundaries
-
-        from ..framing import read_template
-
         model = load_model(model_dir, device)
         if boundaries is None:
             folder = model_folder(model_dir) / "boundaries"
@@ -223,7 +165,6 @@ class Editor:
         :func:`latentedit.preprocess.align` to frame a face the way this Editor does."""
         if self.template is not None:
             return self.template
-        from ..faces import canonical_landmarks
 
         return canonical_landmarks(self.resolution)
 
@@ -243,8 +184,6 @@ class Editor:
             RecipeError: for unknown attributes; LatentEditError if an edit direction lies in the
                 span of the held ones.
         """
-        import torch
-
         recipe.validate(self.attributes, self.identities)
         hold = tuple(sorted(recipe.hold))
         total = np.zeros(int(self.model.config.latent_dim), dtype=np.float64)
@@ -267,8 +206,6 @@ class Editor:
         Crops of another size are resized to the model resolution (:func:`latentedit.preprocess.resize`)
         and converted with :func:`latentedit.preprocess.to_model`.
         """
-        import torch
-
         s = self.resolution
         out = []
         with torch.inference_mode():
@@ -280,8 +217,6 @@ class Editor:
 
     def decode(self, z, identity: str):
         """Decode codes ``N×D`` as ``identity``: ``(rgb N×3×S×S in [-1, 1], mask N×1×S×S)`` on CPU."""
-        import torch
-
         with torch.inference_mode():
             rgb, mask = self.model.decode(z.to(self.device, torch.float32), identity)
         return rgb.float().cpu(), mask.float().cpu()
@@ -295,8 +230,6 @@ class Editor:
         (:func:`latentedit.faces.refine_landmarks`, ~30 ms a face), as ``extract`` does by default, so
         that a photo framed like the training crops gives the same crop here as there.
         """
-        from .._io import read_image
-
         label = source or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
         if isinstance(image, (str, os.PathLike)):
             image = read_image(image)
@@ -308,7 +241,6 @@ class Editor:
                 k = min(h, w)
                 image = image[(h - k) // 2:(h - k) // 2 + k, (w - k) // 2:(w - k) // 2 + k]
             return [Face(crop=resize(image, s), z=None, source=label)]
-        from ..faces import detect_faces, refine_landmarks
 
         dets = detect_faces(image, detector=detector)
         if not dets:
@@ -365,8 +297,6 @@ class Editor:
         return self.default_identity
 
     def _region_mask(self, face: Face, region: str) -> np.ndarray:
-        from .region import region_weights
-
         key = ("region", region)
         if key not in face._cache:
             face._cache[key] = region_weights(face.landmarks, self.resolution, region)
@@ -379,10 +309,6 @@ class Editor:
             per face ``(uint8 S×S×3 edited face, float32 S×S paste mask)``; the mask is the region
             mask for a region edit, else the ``face`` region (landmark hull) mask.
         """
-        import torch
-
-        from .region import blend_region
-
         recipe.validate(self.attributes, self.identities)
         delta = None if recipe.is_identity_edit else self.direction(recipe).cpu()
         groups: dict[str, list[int]] = {}
@@ -413,8 +339,6 @@ class Editor:
 
     def _base_decode(self, faces: list[Face], z, ident: str):
         """Unedited decodes, cached on each face (a region-mode slider move decodes once, not twice)."""
-        import torch
-
         key = ("base", ident)
         # an entry is (code, decode); it is stale if the face's code was changed since
         missing = [k for k, f in enumerate(faces) if key not in f._cache or not torch.equal(f._cache[key][0], z[k])]
@@ -430,8 +354,6 @@ class Editor:
         Raises:
             LatentEditError: when the merge fails (e.g. the mask is too small for colour statistics).
         """
-        from ..merge.paste import PastePlan
-
         m = recipe.merge
         try:
             # The frame side of the paste (masks, warps, colour statistics) is cached on the face:
@@ -459,8 +381,6 @@ class Editor:
     def iter_edit(self, inputs, recipe: Recipe, batch_size: int = 32, aligned: bool = False,
                   progress: bool = False, num_workers: int = 0) -> Iterator[EditResult]:
         """Like :meth:`edit`, yielding results input by input (memory stays bounded)."""
-        from .batch import iter_edit
-
         yield from iter_edit(self, inputs, recipe, batch_size=batch_size, aligned=aligned, progress=progress,
                              num_workers=num_workers)
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .._io import atomic_write_text
 from ..errors import LatentEditError
 from ..formats import FileFormat
 from ..landmarks import REGIONS
@@ -230,8 +231,6 @@ class Recipe:
         Raises:
             LatentEditError: if ``path`` exists and ``overwrite`` is False.
         """
-        from .._io import atomic_write_text
-
         path = Path(path)
         if path.exists() and not overwrite:
             raise LatentEditError(f"{path} already exists; refusing to overwrite it")

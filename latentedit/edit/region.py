@@ -6,9 +6,12 @@ after merging with the same mask it is the original image.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..errors import LatentEditError
+from ..faces.align import canonical_landmarks
 from ..landmarks import REGIONS
+from ..masks import region_mask
 
 
 def crop_landmarks(landmarks: np.ndarray | None, size: int) -> np.ndarray:
@@ -24,7 +27,6 @@ def crop_landmarks(landmarks: np.ndarray | None, size: int) -> np.ndarray:
     """
     if landmarks is not None:
         return np.asarray(landmarks, dtype=np.float32)
-    from ..faces.align import canonical_landmarks
 
     return canonical_landmarks(size)
 
@@ -45,8 +47,6 @@ def region_weights(landmarks: np.ndarray | None, size: int, region: str,
     Raises:
         LatentEditError: for an unknown region or unusable landmarks.
     """
-    from ..masks import region_mask
-
     if region not in REGIONS:
         raise LatentEditError(f"unknown region {region!r}; expected one of {', '.join(REGIONS)}")
     try:
@@ -66,8 +66,6 @@ def blend_region(original, edited, mask):
     Returns:
         a tensor shaped like ``original``; where ``mask == 0`` it equals ``original`` exactly.
     """
-    import torch
-
     m = torch.as_tensor(mask, dtype=original.dtype, device=original.device)
     if m.ndim == 2:
         m = m[None, None] if original.ndim == 4 else m[None]

@@ -17,21 +17,24 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from ..errors import LatentEditError
+from ..faces import detect_faces
+from ..faces.align import alignment_affine, transform_points
+from ..merge import smooth_affines, smooth_sequence, warp_to_crop, write_video
+from ..video_io import iter_frames, video_info
+from .results import EditResult, Face
 from .recipe import Recipe
 
 
 def _track(editor, path: Path, detector: str, progress: bool):
     """Pass 1: per frame, the source landmarks of its largest face (NaN when none)."""
-    from ..faces import detect_faces
-    from ..video_io import iter_frames, video_info
-
     info = video_info(path)
     lms: list[np.ndarray] = []
     it = iter_frames(path)
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(it, total=info.n_frames or None, desc=f"tracking {path.name}", unit="frame")
     for _, frame in it:
         dets = detect_faces(frame, detector=detector)
@@ -59,13 +62,6 @@ def iter_video(editor, path: str | os.PathLike, recipe: Recipe, batch_size: int 
     Raises:
         VideoReadError: unreadable video. LatentEditError: no face in any frame.
     """
-    import torch
-
-    from ..faces.align import alignment_affine, transform_points
-    from ..merge import smooth_affines, smooth_sequence, warp_to_crop
-    from ..video_io import iter_frames
-    from .editor import EditResult, Face
-
     path = Path(path)
     recipe.validate(editor.attributes, editor.identities)
     s = editor.resolution
@@ -127,9 +123,6 @@ def edit_video(editor, path: str | os.PathLike, recipe: Recipe, out: str | os.Pa
         VideoReadError / VideoWriteError / LatentEditError: unreadable input, existing ``out``,
         or no face in the clip.
     """
-    from ..merge import write_video
-    from ..video_io import video_info
-
     out = Path(out)
     if out.exists():
         raise LatentEditError(f"{out} already exists; refusing to overwrite it")

@@ -18,7 +18,10 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
+from ..faces import canonical_landmarks, compute_descriptors, detect_faces, fit_landmarks, landmark_scores_batch
+from ..preprocess import rescale_landmarks, resize
 from ..train.lpips import load_lpips
 
 __all__ = ["FaceMeasures", "gaussian_window", "load_lpips", "lpips_distance", "measure_faces", "psnr", "ssim",
@@ -207,10 +210,6 @@ def measure_faces(crops: np.ndarray, work_size: int = 256, progress: bool = Fals
         ValueError: if ``crops`` is not uint8 ``N×S×S×3``.
         ModelFormatError: if dlib's model files are missing.
     """
-    import cv2
-
-    from ..faces import canonical_landmarks, compute_descriptors, detect_faces, fit_landmarks, landmark_scores_batch
-
     crops = np.asarray(crops)
     if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[-1] != 3:
         raise ValueError(f"crops must be uint8 N×S×S×3, got {crops.dtype} {crops.shape}")
@@ -223,16 +222,15 @@ def measure_faces(crops: np.ndarray, work_size: int = 256, progress: bool = Fals
     detected = np.zeros(n, bool)
     it = range(n)
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(it, desc="dlib landmarks + identity", unit="face", file=sys.stderr)
     for i in it:
-        big = cv2.resize(crops[i], (work_size, work_size), interpolation=cv2.INTER_CUBIC)
+        big = resize(crops[i], work_size)
         dets = detect_faces(big, upscale=0, adaptive=False)
         if dets:
             det, detected[i] = dets[0], True
         else:
             det = fit_landmarks(big, brows_to_chin)
         desc[i] = compute_descriptors(big, [det.landmarks])[0]
-        lms[i] = (det.landmarks + 0.5) * (s / work_size) - 0.5
+        lms[i] = rescale_landmarks(det.landmarks, work_size, s)
     scores = landmark_scores_batch(lms) if n else {}
     return FaceMeasures(scores=scores, descriptors=desc, landmarks=lms, detected=detected)

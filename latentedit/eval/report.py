@@ -25,9 +25,20 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from .. import __version__
+from .._io import atomic_path, atomic_write_json, atomic_write_text
 from .._optional import require
+from ..edit.editor import Editor
+from ..edit.recipe import Recipe
 from ..errors import LatentEditError
+from ..faces import MEASURED_ATTRIBUTES, identity_distance
+from ..faceset import FaceSet
+from ..latent import load_boundaries
+from ..preprocess import to_model, to_unit
+from .metrics import lpips_distance, measure_faces
+from .oracle import AttributeOracle, default_oracle_dir
 
 #: Real-face oracle attribute (and sign) for boundary attributes that are not measured scores.
 REAL_ORACLE_MAP: dict[str, tuple[str, float]] = {
@@ -123,8 +134,6 @@ class EditReport:
     # -- outputs -------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable dict (NaN written as null)."""
-        from .. import __version__
-
         d = asdict(self)
         d = {"format": "latentedit.edit_report", "format_version": 1, "library_version": __version__, **d,
              "summary": self.summary()}
@@ -160,8 +169,6 @@ class EditReport:
         matplotlib = require("matplotlib", "plotting an edit report")
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-
-        from .._io import atomic_path
 
         a = np.asarray(self.alphas)
         fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -204,8 +211,6 @@ class EditReport:
         Raises:
             LatentEditError: if a report file exists in ``out`` and ``overwrite`` is False.
         """
-        from .._io import atomic_write_json, atomic_write_text
-
         out = Path(out)
         clash = [str(out / f) for f in REPORT_FILES if (out / f).exists()]
         if clash and not overwrite:
@@ -261,15 +266,11 @@ class _LandmarkReadout:
     kind = "landmarks"
 
     def __init__(self) -> None:
-        from ..faces import MEASURED_ATTRIBUTES
-
         self.names = list(MEASURED_ATTRIBUTES)
         self.fallbacks = 0
         self.total = 0
 
     def measure(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        from .metrics import measure_faces
-
         m = measure_faces(crops)
         self.fallbacks += int((~m.detected).sum())
         self.total += len(crops)
@@ -360,11 +361,6 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
     Raises:
         LatentEditError: unknown attribute/identity, empty FaceSet, missing oracle or bad alphas.
     """
-    import torch
-
-    from ..faceset import FaceSet
-    from ..edit.recipe import Recipe
-
     editor = _as_editor(editor_or_model, boundaries)
     if attribute not in editor.boundaries:
         raise LatentEditError(f"no boundary for {attribute!r}; loaded: {', '.join(editor.attributes) or '(none)'}")
@@ -380,8 +376,6 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
 
     kind = pick_oracle(faceset, attribute, oracle)
     if kind == "synth":
-        from .oracle import AttributeOracle, default_oracle_dir
-
         readout: Any = _SynthReadout(AttributeOracle.load(oracle_dir or default_oracle_dir()))
     else:
         readout = _LandmarkReadout()
@@ -399,7 +393,6 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
     measured: dict[float, dict[str, np.ndarray]] = {}
     it: Any = alphas
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(alphas, desc=f"report {attribute}", unit="alpha", file=sys.stderr)
     for a in it:
         recipe = Recipe(edits={attribute: a}, hold=list(hold), region=region, identity=identity)
@@ -423,19 +416,14 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
     ids = [nm for nm in readout.identity_names() if nm != target]
     if ids:
         drift["identity_attributes"] = [float(np.mean([leakage[nm][i] for nm in ids])) for i in range(len(alphas))]
-    b0 = decoded[0.0].astype(np.float64) / 255.0
-    drift["pixel_rmse_to_alpha0"] = [float(np.sqrt(((decoded[a] / 255.0 - b0) ** 2).mean(axis=(1, 2, 3))).mean())
+    b0 = to_unit(decoded[0.0])
+    drift["pixel_rmse_to_alpha0"] = [float(np.sqrt(((to_unit(decoded[a]) - b0) ** 2).mean(axis=(1, 2, 3))).mean())
                                      for a in alphas]
     if lpips_model is not None:
-        from .metrics import lpips_distance
-
-        t0 = torch.from_numpy(decoded[0.0]).permute(0, 3, 1, 2).float() / 255.0
-        drift["lpips_to_alpha0"] = [float(lpips_distance(torch.from_numpy(decoded[a]).permute(0, 3, 1, 2).float()
-                                                         / 255.0, t0, lpips_model, data_range=1.0).mean())
+        t0 = to_model(decoded[0.0])
+        drift["lpips_to_alpha0"] = [float(lpips_distance(to_model(decoded[a]), t0, lpips_model).mean())
                                     for a in alphas]
     if kind == "landmarks":
-        from ..faces import identity_distance
-
         d_in = readout.measure(inputs)["_descriptor"]
         drift["dlib_to_alpha0"] = [float(np.mean(identity_distance(measured[a]["_descriptor"],
                                                                    base["_descriptor"]))) for a in alphas]
@@ -456,8 +444,6 @@ def edit_report(editor_or_model, boundaries, faceset, attribute: str,
 
 
 def _as_editor(editor_or_model, boundaries):
-    from ..edit.editor import Editor
-
     if isinstance(editor_or_model, Editor):
         if boundaries is None:
             return editor_or_model
@@ -474,6 +460,5 @@ def _as_editor(editor_or_model, boundaries):
 def _load_b(boundaries, model) -> dict:
     if isinstance(boundaries, dict):
         return boundaries
-    from ..latent import load_boundaries
 
     return load_boundaries(boundaries, model)

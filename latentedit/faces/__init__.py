@@ -1,6 +1,6 @@
 """Real-face pipeline: detection, 68 landmarks, alignment, landmark scores, identity, extraction.
 
-dlib and cv2 are imported lazily inside the functions, so importing this package is cheap.
+dlib is imported on first use (:func:`latentedit.faces.models.dlib_module`); cv2 and numpy at the top.
 """
 from .align import AlignedFace, align_face, alignment_affine, canonical_landmarks, invert_affine, \
     similarity_transform, transform_points

@@ -16,6 +16,7 @@ from ..landmarks import NUM_LANDMARKS
 # The geometry and the resampler live with the preprocessing contract; re-exported here, where the
 # face pipeline has always offered them.
 from ..preprocess import ALIGN_INDICES, align, invert_affine, similarity_transform, transform_points  # noqa: F401
+from .detect import as_rgb_uint8
 from .meanface import MEAN_FACE
 
 # Whole-face framing of the unit mean face (centred on its landmark bounding box, width 1):
@@ -83,8 +84,6 @@ def align_face(image: np.ndarray, landmarks68: np.ndarray, size: int = 256) -> A
     Raises:
         ValueError: for a bad image, landmarks or size.
     """
-    from .detect import as_rgb_uint8
-
     if not isinstance(size, (int, np.integer)) or size < 8:
         raise ValueError(f"size must be an integer ≥ 8, got {size!r}")
     image = as_rgb_uint8(image)

@@ -11,15 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
+from tqdm import tqdm
+
+from .._io import read_image
+from .detect import detect_faces, fit_landmarks, refine_landmarks
+from .meanface import build_mean_face
 
 #: Fallback stages, in order.
 METHODS = ("hog", "hog_up", "cnn", "fixed_box")
 
 
 def _prepare(image: np.ndarray, pad: float, factor: int) -> tuple[np.ndarray, float, float]:
-    import cv2
-
     h, w = image.shape[:2]
     p = int(round(pad * max(h, w)))
     padded = cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_REPLICATE)
@@ -41,8 +45,6 @@ def detect_one(image: np.ndarray, factor: int = 4, pad: float = 0.25, cnn: bool 
     Returns:
         ``(landmarks 68×2 float32, method index, box)`` in the image's pixels, or None if no stage finds a face.
     """
-    from .detect import detect_faces, refine_landmarks
-
     stages = (("hog", 0, factor), ("hog", 1, factor), ("cnn", 0, 2))
     for m, (kind, up, f) in enumerate(stages if cnn else stages[:2]):
         # the CNN is slow: it runs on a 2x image, where it still finds CelebA's faces
@@ -73,11 +75,6 @@ def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 
     Raises:
         ImageReadError: if an image cannot be read.
     """
-    from tqdm import tqdm
-
-    from .._io import read_image
-    from .detect import fit_landmarks, refine_landmarks
-
     n = len(paths)
     lms = np.zeros((n, 68, 2), dtype=np.float32)
     method = np.full(n, -1, dtype=np.int8)
@@ -104,3 +101,32 @@ def celeba_landmarks(paths: Sequence[str | Path], factor: int = 4, pad: float = 
             lms[i] = (refine_landmarks(big, lm) if refine else lm) / f - p
             method[i] = METHODS.index("fixed_box")
     return lms, method
+
+
+def _collect_celeba(folder: Path, limit: int) -> np.ndarray:
+    sets = []
+    for path in sorted(folder.glob("*.jpg"))[:limit]:
+        img = read_image(path)
+        big = cv2.resize(img, (img.shape[1] * 4, img.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+        dets = detect_faces(big, upscale=0)
+        if dets:
+            sets.append(dets[0].landmarks)
+    return np.stack(sets)
+
+
+def mean_face_source(images_dir: str | Path, limit: int = 1500) -> str:  # pragma: no cover - maintainers only
+    """Recompute :data:`MEAN_FACE` from the ``*.jpg`` faces in ``images_dir`` and return it as Python
+    source, to paste over ``MEAN_FACE`` in :mod:`latentedit.faces.meanface` (a maintainer's tool; nothing calls it)::
+
+        python -c "from latentedit.faces.celeba_landmarks import mean_face_source; print(mean_face_source('../shared/data/celeba10k/images'))"
+
+    Args:
+        images_dir: folder of face photos (CelebA's aligned images were used).
+        limit: photos read (the first ``limit`` in name order).
+
+    Returns:
+        ``# from N faces`` then the ``MEAN_FACE = np.array([...], dtype=np.float32)`` assignment.
+    """
+    data = _collect_celeba(Path(images_dir), limit)
+    rows = [f"    [{x:+.5f}, {y:+.5f}]," for x, y in build_mean_face(data)]
+    return "\n".join([f"# from {len(data)} faces", "MEAN_FACE = np.array([", *rows, "], dtype=np.float32)"])

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ..landmarks import NUM_LANDMARKS
-from .models import LOCK, get_model
+from ..preprocess import ALIGN_INDICES, invert_affine, similarity_transform
+from .meanface import FLIP_PERMUTATION, MEAN_FACE
+from .models import LOCK, dlib_module, get_model
 
 DETECTORS = ("hog", "cnn")
 
@@ -110,9 +113,6 @@ _JITTERS = ((0.0, 0.0, 1.0), (0.04, 0.0, 1.0), (-0.04, 0.0, 1.0), (0.0, 0.04, 1.
 
 def landmark_box(landmarks68: np.ndarray) -> tuple[float, float, float, float]:
     """A dlib-HOG-like box ``(x0, y0, x1, y1)`` placed from 68 landmarks (axis-aligned, square)."""
-    from .align import ALIGN_INDICES, invert_affine, similarity_transform
-    from .meanface import MEAN_FACE
-
     lm = np.asarray(landmarks68, dtype=np.float64)
     m = invert_affine(similarity_transform(lm[ALIGN_INDICES], MEAN_FACE[ALIGN_INDICES]))  # mean face -> image
     x0, y0, x1, y1 = HOG_BOX_IN_MEAN_FACE
@@ -136,8 +136,6 @@ def refine_landmarks(image: np.ndarray, landmarks68: np.ndarray, flip: bool = Tr
     Returns:
         float32 ``68×2`` averaged landmarks.
     """
-    from .meanface import FLIP_PERMUTATION
-
     image = as_rgb_uint8(image)
     x0, y0, x1, y1 = landmark_box(landmarks68)
     size = x1 - x0
@@ -191,8 +189,6 @@ def _detect_upright(image: np.ndarray, detector: str, upscale: int, adaptive: bo
 def _detect_rotated(image: np.ndarray, angle: float, detector: str, upscale: int, adaptive: bool,
                     max_side: int | None) -> list[Detection]:
     """Detect on the image rotated by ``angle`` (on an enlarged canvas) and map the results back."""
-    import cv2
-
     h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
@@ -228,8 +224,7 @@ def fit_landmarks(image: np.ndarray, box: tuple[float, float, float, float], sco
     Raises:
         ModelFormatError: if the predictor file is missing.
     """
-    import dlib
-
+    dlib = dlib_module()
     image = as_rgb_uint8(image)
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     rect = dlib.rectangle(x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))
@@ -244,7 +239,6 @@ def fit_landmarks(image: np.ndarray, box: tuple[float, float, float, float], sco
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     if scale >= 1.0:
         return image
-    import cv2
 
     h, w = image.shape[:2]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

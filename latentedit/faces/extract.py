@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from .._io import read_image
 from ..errors import FaceSetError, ImageReadError, LatentEditError
@@ -191,8 +192,6 @@ def extract(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | 
         FaceSetError: if ``out`` holds a malformed FaceSet.
         ModelFormatError: if a dlib model file is missing.
     """
-    from tqdm import tqdm
-
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     if detector not in DETECTORS:

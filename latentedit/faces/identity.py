@@ -4,15 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..landmarks import NUM_LANDMARKS
-from .models import LOCK, get_model
+from .detect import as_rgb_uint8
+from .models import LOCK, dlib_module, get_model
 
 #: dlib's recommended same-person threshold for Euclidean distance between descriptors.
 SAME_PERSON_THRESHOLD = 0.6
 
 
 def _shape(landmarks68: np.ndarray):
-    import dlib
-
+    dlib = dlib_module()
     lm = np.asarray(landmarks68, dtype=np.float64)
     if lm.shape != (NUM_LANDMARKS, 2) or not np.all(np.isfinite(lm)):
         raise ValueError(f"expected 68×2 finite landmarks, got shape {lm.shape}")
@@ -46,11 +46,8 @@ def compute_descriptors(image: np.ndarray, landmark_sets, jitter: int = 0) -> np
     Returns:
         float32 ``N×128``.
     """
-    from .detect import as_rgb_uint8
-
     image = as_rgb_uint8(image)
-    import dlib
-
+    dlib = dlib_module()
     shapes = dlib.full_object_detections()
     for lm in landmark_sets:
         shapes.append(_shape(lm))

@@ -1,15 +1,15 @@
 """The canonical 68-point mean face used for alignment.
 
 ``MEAN_FACE`` was computed by :func:`build_mean_face` from dlib landmarks on 1,500 CelebA images
-(:func:`mean_face_source` regenerates it): generalised Procrustes alignment, averaging, then averaging
-with its mirror image so it is exactly left/right symmetric.
+(:func:`latentedit.faces.celeba_landmarks.mean_face_source` regenerates it): generalised Procrustes
+alignment, averaging, then averaging with its mirror image so it is exactly left/right symmetric.
 Units: the landmark bounding box is centred on the origin and is 1 wide; ``y`` points down.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+
+from ..preprocess import similarity_transform, transform_points
 
 #: Index ``i`` of a face maps to index ``FLIP_PERMUTATION[i]`` of its mirror image (iBUG-68 order).
 FLIP_PERMUTATION = np.array(
@@ -46,8 +46,6 @@ def build_mean_face(landmark_sets: np.ndarray, iterations: int = 10) -> np.ndarr
     Returns:
         ``68×2`` float64 mean face, bounding box centred on the origin, width 1.
     """
-    from .align import similarity_transform, transform_points
-
     sets = np.asarray(landmark_sets, dtype=np.float64)
     ref = _normalise(sets[0])
     for _ in range(iterations):
@@ -56,22 +54,6 @@ def build_mean_face(landmark_sets: np.ndarray, iterations: int = 10) -> np.ndarr
         mean = (mean + mirror_landmarks(mean - [mean[:, 0].mean(), 0])) / 2  # symmetric about its centre
         ref = _normalise(mean)
     return ref
-
-
-def _collect_celeba(folder: Path, limit: int) -> np.ndarray:
-    import cv2
-
-    from .._io import read_image
-    from .detect import detect_faces
-
-    sets = []
-    for path in sorted(folder.glob("*.jpg"))[:limit]:
-        img = read_image(path)
-        big = cv2.resize(img, (img.shape[1] * 4, img.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
-        dets = detect_faces(big, upscale=0)
-        if dets:
-            sets.append(dets[0].landmarks)
-    return np.stack(sets)
 
 
 #: The canonical mean face (1,447 CelebA faces found among the first 1,500).
@@ -145,21 +127,3 @@ MEAN_FACE = np.array([
     [-0.00000, +0.17909],
     [-0.05504, +0.17272],
 ], dtype=np.float32)
-
-
-def mean_face_source(images_dir: str | Path, limit: int = 1500) -> str:  # pragma: no cover - maintainers only
-    """Recompute :data:`MEAN_FACE` from the ``*.jpg`` faces in ``images_dir`` and return it as Python
-    source, to paste over the constant above (a maintainer's tool; nothing calls it)::
-
-        python -c "from latentedit.faces.meanface import mean_face_source; print(mean_face_source('../shared/data/celeba10k/images'))"
-
-    Args:
-        images_dir: folder of face photos (CelebA's aligned images were used).
-        limit: photos read (the first ``limit`` in name order).
-
-    Returns:
-        ``# from N faces`` then the ``MEAN_FACE = np.array([...], dtype=np.float32)`` assignment.
-    """
-    data = _collect_celeba(Path(images_dir), limit)
-    rows = [f"    [{x:+.5f}, {y:+.5f}]," for x, y in build_mean_face(data)]
-    return "\n".join([f"# from {len(data)} faces", "MEAN_FACE = np.array([", *rows, "], dtype=np.float32)"])

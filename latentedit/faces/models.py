@@ -68,10 +68,17 @@ def model_path(name: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
-def _load(name: str, path: str) -> Any:
+def dlib_module() -> Any:
+    """The ``dlib`` module: the one place the face pipeline imports it (dlib is a core dependency, imported
+    on first use so that importing :mod:`latentedit.faces` stays cheap)."""
     import dlib
 
+    return dlib
+
+
+@functools.lru_cache(maxsize=None)
+def _load(name: str, path: str) -> Any:
+    dlib = dlib_module()
     try:
         if name == "hog":
             return dlib.get_frontal_face_detector()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LatentEditError
+from ..faceset import FaceSet, write_index
 from .scores import MEASURED_ATTRIBUTES, landmark_scores_batch
 
 
@@ -56,8 +57,6 @@ def rescore_faceset(root: str | os.PathLike) -> RescoreSummary:
     Raises:
         LatentEditError: if the FaceSet cannot be read, or none of its faces has landmarks.
     """
-    from ..faceset import FaceSet, write_index
-
     fs = FaceSet(root)
     summary = rescore_records(fs.records, where=str(root))
     write_index(root, fs.records)

@@ -11,18 +11,25 @@ A boundary belongs to the model whose codes it was fitted on: loading it for ano
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file
+from safetensors.torch import save_file
 
+from .. import __version__
+from .._io import atomic_path, atomic_write_json
 from ..errors import LatentEditError, ModelFormatError
 from ..formats import FileFormat
+from ..manifest import manifest_owners, record_written, verify_manifest
+from .projection import project_orthogonal
 
 #: Version of the boundary JSON written by this code; newer files are refused.
 FORMAT_VERSION = 1
@@ -95,7 +102,6 @@ class Boundary:
         if not math.isfinite(self.std) or self.std <= 0:
             raise LatentEditError(f"boundary {self.attribute!r}: std along the normal must be > 0, got {self.std}")
         if not self.created_by:
-            from .. import __version__
             self.created_by = f"latentedit {__version__}"
 
     @property
@@ -114,10 +120,6 @@ class Boundary:
         Raises:
             LatentEditError: if this normal lies in the span of the others.
         """
-        from dataclasses import replace
-
-        from .projection import project_orthogonal
-
         if not others:
             return self
         normal = project_orthogonal(self.normal, [o.normal for o in others])
@@ -168,12 +170,6 @@ class Boundary:
             LatentEditError: if the files exist and ``overwrite`` is False.
             ModelFormatError: if ``directory`` belongs to a manifested folder that does not verify.
         """
-        import torch
-        from safetensors.torch import save_file
-
-        from .._io import atomic_path, atomic_write_json
-        from ..manifest import manifest_owners, record_written, verify_manifest
-
         directory = Path(directory)
         jpath, spath = directory / f"{self.attribute}.json", directory / f"{self.attribute}.safetensors"
         if not overwrite and (jpath.exists() or spath.exists()):
@@ -212,9 +208,6 @@ class Boundary:
                 in / not matching the folder's manifest.
             BoundaryMismatchError: a different model id or latent size (naming both and the file).
         """
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
         path = Path(path)
         stem = path.with_suffix("") if path.suffix in (".json", ".safetensors") else path
         jpath, spath = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".safetensors")
@@ -276,8 +269,6 @@ def _model_identity(model) -> tuple[str | None, int | None]:
 def _verify_in_manifest(directory: Path, paths: list[Path]) -> None:
     """Refuse ``paths`` (files or folders) unless listed in and matching the manifest of the
     model folder ``directory`` belongs to; nothing to check without a manifest."""
-    from ..manifest import manifest_owners, verify_manifest
-
     for owner in manifest_owners(directory):
         verify_manifest(owner, only=paths)
 

@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
+from .._io import atomic_path
 from ..errors import LatentEditError, ModelFormatError
+from ..faceset import FaceSet
 from ..formats import FileFormat
 
 LATENTS_FORMAT_VERSION = 1
@@ -48,8 +56,6 @@ class LatentTable:
     faceset: str = ""
 
     def __post_init__(self) -> None:
-        import torch
-
         self.z = torch.as_tensor(self.z, dtype=torch.float32)
         self.attributes = np.asarray(self.attributes, dtype=np.float32).reshape(self.z.shape[0], -1)
         if self.z.ndim != 2:
@@ -86,11 +92,6 @@ class LatentTable:
         Raises:
             LatentEditError: if ``path`` exists and ``overwrite`` is False.
         """
-        import torch
-        from safetensors.torch import save_file
-
-        from .._io import atomic_path
-
         path = Path(path)
         if path.exists() and not overwrite:
             raise LatentEditError(f"{path} already exists; refusing to overwrite it (choose another --out)")
@@ -112,8 +113,6 @@ class LatentTable:
         Raises:
             ModelFormatError: naming the file for a missing, unreadable or inconsistent table.
         """
-        from safetensors import SafetensorError, safe_open
-
         path = Path(path)
         if not path.is_file():
             raise ModelFormatError(f"{path}: latents file not found")
@@ -147,8 +146,6 @@ class LatentTable:
 
 def model_input(images, resolution: int):
     """Turn FaceSet-style float images ``N×3×S×S`` in [0, 1] into model input at ``resolution`` in [-1, 1]."""
-    import torch.nn.functional as F
-
     if images.shape[-1] != resolution or images.shape[-2] != resolution:
         shrink = images.shape[-1] > resolution
         images = F.interpolate(images, size=(resolution, resolution), mode="area" if shrink else "bilinear",
@@ -157,8 +154,6 @@ def model_input(images, resolution: int):
 
 
 def _collate(items):
-    import torch
-
     return torch.stack([it["image"] for it in items]), [it["index"] for it in items]
 
 
@@ -168,8 +163,6 @@ def encode_images(model, images, batch_size: int = 64, device=None):
     Returns:
         float32 CPU tensor ``N×D``.
     """
-    import torch
-
     device = torch.device(device) if device is not None else next(model.parameters()).device
     res = int(model.config.resolution)
     out = []
@@ -201,11 +194,6 @@ def encode_faceset(model, faceset, attributes: Sequence[str] | None = None, batc
         FaceSetError: for an unreadable FaceSet or an unknown attribute name.
         LatentEditError: for an empty FaceSet.
     """
-    import torch
-    from torch.utils.data import DataLoader
-
-    from ..faceset import FaceSet
-
     if not isinstance(faceset, FaceSet):
         faceset = FaceSet(faceset)
     if len(faceset) == 0:
@@ -223,7 +211,6 @@ def encode_faceset(model, faceset, attributes: Sequence[str] | None = None, batc
     loader = DataLoader(faceset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=_collate)
     if progress:
-        from tqdm.auto import tqdm
         loader = tqdm(loader, desc=f"encoding {faceset.root.name}", unit="batch")
     z = torch.empty((len(faceset), int(model.config.latent_dim)), dtype=torch.float32)
     for images, idx in loader:

@@ -27,8 +27,14 @@ import math
 import time
 
 import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from sklearn.svm import LinearSVC
 
 from ..errors import LatentEditError
+from .boundary import Boundary
+from .projection import project_orthogonal
 
 METHODS = ("auto", "svm", "ridge", "logistic", "mean")
 
@@ -172,8 +178,6 @@ class BoundaryFitter:
         self.normal_ = (w / norm).astype(np.float32)
         self.intercept_ = float(b / norm)
         if hold is not None and len(hold):
-            from .projection import project_orthogonal
-
             self.unconditioned_normal_ = self.normal_
             self.unconditioned_val_accuracy_, _ = self._validate(z_va, lab_va)
             self.normal_ = project_orthogonal(self.normal_, list(np.asarray(hold, dtype=np.float64).reshape(-1, z.shape[1])))
@@ -193,8 +197,6 @@ class BoundaryFitter:
         return self
 
     def _fit_ridge(self, z, target, labels):
-        import torch
-
         # The D×D normal equations are formed in float32 with BLAS (the cost: one N×D×D matmul)
         # and solved in float64 by Cholesky; centred standard-scale codes keep float32 accurate.
         zt = torch.from_numpy(np.ascontiguousarray(z))
@@ -228,15 +230,11 @@ class BoundaryFitter:
         return w, -0.5 * float(proj[labels].mean() + proj[~labels].mean())
 
     def _fit_logistic(self, z, labels):
-        from sklearn.linear_model import LogisticRegression
-
         clf = LogisticRegression(C=self.C, class_weight="balanced", max_iter=1000)
         clf.fit(z, labels)
         return clf.coef_[0].astype(np.float64), float(clf.intercept_[0])
 
     def _fit_svm(self, z, y, labels, binary, rng):
-        from sklearn.svm import LinearSVC
-
         if not binary:  # InterFaceGAN: train on the clearest examples at both ends of the score
             k = max(1, int(round(z.shape[0] * self.ratio)))
             order = np.argsort(y, kind="stable")
@@ -251,8 +249,6 @@ class BoundaryFitter:
         return clf.coef_[0].astype(np.float64), float(clf.intercept_[0]), z
 
     def _validate(self, z_va, lab_va) -> tuple[float, float]:
-        from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-
         if lab_va.all() or not lab_va.any():
             return float("nan"), float("nan")
         margin = self.decision_function(z_va)
@@ -281,8 +277,6 @@ class BoundaryFitter:
             conditioned_on: attributes the normal was made orthogonal to (the caller projects it).
             meta: extra JSON-serialisable metadata stored with the boundary.
         """
-        from .boundary import Boundary
-
         self._check_fitted()
         return Boundary(attribute=attribute, normal=self.normal_.copy(), intercept=self.intercept_,
                         model_id=model_id, method=self.method_, conditioned_on=list(conditioned_on),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy.linalg import qr
 
 from ..errors import LatentEditError
 
@@ -48,7 +49,6 @@ def span_basis(others: Sequence, dim: int) -> np.ndarray:
             raise LatentEditError(f"condition {i} has dimension {v.shape[0]}, but the edited normal has {dim}")
     if not vecs:
         return np.zeros((dim, 0))
-    from scipy.linalg import qr
 
     a = np.stack(vecs, axis=1)                               # (D, k)
     q, r, _ = qr(a, mode="economic", pivoting=True)          # |diag r| is non-increasing

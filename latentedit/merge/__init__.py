@@ -1,14 +1,24 @@
 """latentedit.merge: colour transfer, mask blending, paste-back into the source image, video write-back.
 
-Importing this package does not import cv2 or PyAV; they are imported inside the functions that use them.
+Importing this package does not import cv2 (its modules do, at the top) or PyAV (imported through
+:func:`latentedit._optional.require` where a video is written): the names below are imported from their
+modules on first use.
 """
 from __future__ import annotations
 
-from .blend import alpha_blend, border_fade, erode_mask, feather_mask, seamless_clone
-from .color import COLOR_MODES, color_transfer, lab_to_rgb, rgb_to_lab
-from .paste import BLEND_MODES, PastePlan, check_affine, crop_mask, default_feather, paste_back, warp_to_crop
-from .video import (VideoWriteError, VideoWriteResult, faces_from_faceset, merge_video, smooth_affines,
-                    smooth_landmarks, smooth_sequence, write_video)
+from typing import Any
+
+
+#: Public name -> the module of this package that defines it.
+_EXPORTS = {
+    "alpha_blend": "blend", "border_fade": "blend", "erode_mask": "blend", "feather_mask": "blend",
+    "seamless_clone": "blend", "COLOR_MODES": "color", "color_transfer": "color", "lab_to_rgb": "color",
+    "rgb_to_lab": "color", "BLEND_MODES": "paste", "PastePlan": "paste", "check_affine": "paste",
+    "crop_mask": "paste", "default_feather": "paste", "paste_back": "paste", "warp_to_crop": "paste",
+    "VideoWriteError": "video", "VideoWriteResult": "video", "faces_from_faceset": "video",
+    "merge_video": "video", "smooth_affines": "video", "smooth_landmarks": "video",
+    "smooth_sequence": "video", "write_video": "video",
+}
 
 __all__ = [
     "COLOR_MODES", "color_transfer", "rgb_to_lab", "lab_to_rgb",
@@ -18,3 +28,17 @@ __all__ = [
     "faces_from_faceset",
     "VideoWriteResult", "VideoWriteError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        from . import blend, color, paste, video
+
+        value = getattr({"blend": blend, "color": color, "paste": paste, "video": video}[_EXPORTS[name]], name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -4,6 +4,7 @@ Masks are float32 ``H×W`` in [0, 1]; images are uint8 ``H×W×3`` RGB (BGR only
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..preprocess import to_unit
@@ -45,8 +46,6 @@ def erode_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     Raises:
         ValueError: if ``mask`` is not 2-D or ``pixels`` is not an integer.
     """
-    import cv2
-
     if int(pixels) != pixels:
         raise ValueError(f"erode: expected a whole number of pixels, got {pixels!r}")
     pixels = int(pixels)
@@ -75,8 +74,6 @@ def feather_mask(mask: np.ndarray, pixels: float) -> np.ndarray:
     Raises:
         ValueError: if ``mask`` is not 2-D or ``pixels`` is not finite.
     """
-    import cv2
-
     m = _as_mask(mask)
     pixels = float(pixels)
     if not np.isfinite(pixels):
@@ -166,8 +163,6 @@ def seamless_clone(face_in_frame: np.ndarray, frame: np.ndarray, mask: np.ndarra
     Raises:
         ValueError: on wrong dtypes or mismatched shapes.
     """
-    import cv2
-
     face = np.asarray(face_in_frame)
     frame = np.asarray(frame)
     for name, img in (("face_in_frame", face), ("frame", frame)):

@@ -20,6 +20,7 @@ Modes (see :func:`color_transfer`):
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 #: Colour-transfer modes accepted by :func:`color_transfer` (and ``MergeOptions.color``).
@@ -170,8 +171,6 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     Returns:
         float32 array of the same shape.
     """
-    import cv2
-
     rgb = np.ascontiguousarray(np.asarray(rgb, dtype=np.float32))
     shape = rgb.shape
     lab = cv2.cvtColor(rgb.reshape(-1, 1, 3), cv2.COLOR_RGB2Lab)
@@ -187,8 +186,6 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     Returns:
         float32 RGB array of the same shape.
     """
-    import cv2
-
     lab = np.ascontiguousarray(np.asarray(lab, dtype=np.float32))
     shape = lab.shape
     return cv2.cvtColor(lab.reshape(-1, 1, 3), cv2.COLOR_Lab2RGB).reshape(shape)

@@ -6,6 +6,7 @@ inverse, recolours it to match the frame under the same mask, and blends it in.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..preprocess import check_affine, to_unit, warp
@@ -146,8 +147,6 @@ class PastePlan:
 
     def __init__(self, frame: np.ndarray, affine: np.ndarray, size: int, mask: np.ndarray | None = None,
                  erode: int = 0, feather: float | None = None) -> None:
-        import cv2
-
         self.frame = _check_frame(frame)
         self.affine = check_affine(affine)
         self.size = int(size)
@@ -190,8 +189,6 @@ class PastePlan:
             ValueError: a face of another size, an unknown ``color`` or ``blend``, or a mask too
                 small for colour statistics.
         """
-        import cv2
-
         face_f = _face_to_float(face)
         if face_f.shape[0] != self.size:
             raise ValueError(f"face: {face_f.shape[0]}×{face_f.shape[1]} crop, but this paste plan is for "

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .._io import atomic_path
 from .._optional import require
 from ..errors import LatentEditError
+from ..faceset import FaceSet
+from ..video_io import iter_frames, video_info
 from .paste import paste_back
 
 #: Output containers by suffix (PyAV/FFmpeg format names).
@@ -275,7 +278,6 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
             a malformed frame (named by index), bad fps, or an unreadable ``audio_from``.
     """
     av = require("av", "writing video")
-    from tqdm.auto import tqdm
 
     path = Path(path)
     fmt = VIDEO_FORMATS.get(path.suffix.lower())
@@ -365,8 +367,6 @@ def faces_from_faceset(faceset, video: str | os.PathLike | None = None) -> dict[
         FaceSetError: unreadable FaceSet or crop.
         LatentEditError: no record matches ``video`` or has an affine.
     """
-    from ..faceset import FaceSet
-
     fs = faceset if isinstance(faceset, FaceSet) else FaceSet(faceset)
     want = Path(video).resolve() if video is not None else None
     out: dict[int, list[FaceEntry]] = {}
@@ -411,8 +411,6 @@ def merge_video(video_path: str | os.PathLike, faces: Mapping[int, FaceEntry | l
         VideoWriteError: see :func:`write_video`; also a negative or non-integer frame index.
         ValueError: a face entry is malformed (the message names the frame).
     """
-    from ..video_io import iter_frames, video_info
-
     bad = [k for k in faces if not isinstance(k, (int, np.integer)) or k < 0]
     if bad:
         raise VideoWriteError(f"faces: frame indices must be integers >= 0, got {bad[:5]!r}")

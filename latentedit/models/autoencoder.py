@@ -19,11 +19,12 @@ import os
 from typing import Sequence
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..errors import LatentEditError
 from .config import ModelConfig
+from .folder import load_pretrained, save_pretrained, weights_sha256
 from .layers import LRELU_SLOPE, Downscale, ResBlock, Upscale
 
 #: Inputs may exceed [-1, 1] by this much (resampling overshoot) before being refused.
@@ -125,8 +126,6 @@ class SwapAutoencoder(nn.Module):
     @property
     def model_id(self) -> str:
         """Short sha256 (12 hex) of the weights; identical weights give the same id."""
-        from .hub import weights_sha256
-
         return weights_sha256(self.state_dict())[:12]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -225,8 +224,6 @@ class SwapAutoencoder(nn.Module):
         Raises:
             LatentEditError: if ``directory`` already holds a model and ``overwrite`` is False.
         """
-        from .hub import save_pretrained
-
         save_pretrained(self, directory, discriminators=discriminators, overwrite=overwrite, extra=extra)
 
     @classmethod
@@ -242,9 +239,7 @@ class SwapAutoencoder(nn.Module):
             ModelFormatError: naming the file for missing files, an unknown or newer
                 format_version, a different class, or weights that do not match the config.
         """
-        from .hub import from_pretrained
-
-        return from_pretrained(directory, device=device)
+        return load_pretrained(cls, directory, device=device)
 
 
 def decoder_names(model: SwapAutoencoder, exclude: Sequence[str] = ()) -> list[str]:

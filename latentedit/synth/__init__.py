@@ -3,7 +3,7 @@
 ``render(identity, expression, size)`` draws one face and returns its image, 68 landmarks,
 soft region masks and every parameter as an attribute; the ground-truth swap "A's expression
 and pose on B" is ``render(B_identity, A_expression)``. ``synth_faceset`` writes a FaceSet.
-Importing this package does not import cv2 (it is imported when drawing).
+The renderer draws with cv2 (imported by its modules).
 """
 from __future__ import annotations
 

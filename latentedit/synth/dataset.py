@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from ..errors import LatentEditError
 from .generate import expression_params, identity_label, identity_params
@@ -66,8 +67,6 @@ class SynthDataset:
         return render(ident, expr, self.size, masks=masks)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        import torch
-
         res = self.render(index)
         tensor = torch.from_numpy(res.image).permute(2, 0, 1).float().div_(255.0)  # (3, S, S) in [0, 1]
         if self.transform is not None:

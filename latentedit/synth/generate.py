@@ -6,12 +6,15 @@ made with ``--identities 10``, image for image.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..errors import LatentEditError
 from ..faceset import FaceRecord, FaceSet, FaceSetWriter
@@ -65,9 +68,6 @@ def _render_job(job: tuple[IdentityParams, ExpressionParams, int, bool]) -> Rend
 
 
 def _pool(workers: int):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     # spawn, not fork: the parent may hold torch/cv2 thread pools that fork does not copy safely
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
@@ -146,7 +146,6 @@ def synth_faceset(out: str | os.PathLike, identities: int = 10, per_identity: in
     writer = FaceSetWriter(Path(out), mode="new")
     bar = None
     if progress:
-        from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=f"synth {Path(out).name}", unit="img")
     chunk = 64 * max(1, workers)
     jobs = _jobs(identities, per_identity, seed)

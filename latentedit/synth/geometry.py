@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .params import ExpressionParams, IdentityParams
@@ -72,8 +73,6 @@ def _project(pts3: np.ndarray, rot: np.ndarray, size: int) -> tuple[np.ndarray, 
 
 
 def _hull(points: np.ndarray) -> np.ndarray:
-    import cv2
-
     return cv2.convexHull(points.astype(np.float32))[:, 0, :]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from .geometry import PIVOT, FaceGeometry
@@ -63,8 +64,6 @@ def ellipse_pts(center, rx: float, ry: float, angle_deg: float = 0.0, n: int = 2
 
 def _bbox(a: np.ndarray, pad: int) -> tuple[slice, slice] | None:
     """Slices of the nonzero part of ``a`` grown by ``pad`` pixels, or None if ``a`` is all zero."""
-    import cv2
-
     x, y, w, h = cv2.boundingRect((a != 0).view(np.uint8))
     if w == 0 or h == 0:
         return None
@@ -76,8 +75,6 @@ class Canvas:
     """Float RGB image plus drawing helpers (all coordinates in pixels)."""
 
     def __init__(self, size: int) -> None:
-        import cv2
-
         self.cv2 = cv2
         self.size = size
         self.img = np.zeros((size, size, 3), np.float32)

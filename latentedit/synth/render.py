@@ -9,6 +9,7 @@ bytes: all noise is seeded from the parameter values.
 """
 from __future__ import annotations
 
+import colorsys
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -237,8 +238,6 @@ def _identity_values(ident: IdentityParams) -> list[float]:
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:
-    import colorsys
-
     return colorsys.hsv_to_rgb(h, s, v)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 #: Public name -> submodule that defines it.
 _EXPORTS = {
     "TrainConfig": ".config", "RESUMABLE_CHANGES": ".config", "config_differences": ".config",
-    "train": ".loop", "Trainer": ".loop", "load_data": ".loop", "step_generator": ".loop",
+    "train": ".loop", "Trainer": ".loop", "load_data": ".data", "step_generator": ".control",
     "IdentityData": ".data", "load_identity": ".data", "parse_data_spec": ".data", "batch_indices": ".data",
     "ellipse_mask": ".data",
     "ms_dssim": ".losses", "ssim_map": ".losses", "reconstruction_losses": ".losses",

@@ -12,10 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..errors import FaceSetError, LatentEditError
 from ..faceset import FaceSet
+from ..masks import region_mask
+from ..models import GENERIC
 from ..preprocess import rescale_landmarks, resize
+from .config import TrainConfig
 
 
 def parse_data_spec(spec: str) -> tuple[str, str, str | None]:
@@ -101,8 +105,6 @@ def ellipse_mask(size: int) -> np.ndarray:
 
 def _masks_for(landmarks: np.ndarray, valid: np.ndarray, size: int,
                use_features: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    from ..masks import region_mask
-
     n = len(valid)
     face = np.empty((n, 1, size, size), np.uint8)
     feat = np.zeros((n, 1, size, size), np.uint8)
@@ -154,7 +156,6 @@ def _load_images(fs: FaceSet, size: int, progress: bool) -> torch.Tensor:
     out = torch.empty((len(fs), 3, size, size), dtype=torch.uint8)
     it = range(len(fs))
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(it, desc=f"loading {fs.root.name}", unit="img")
     for i in it:
         out[i] = torch.from_numpy(resize(fs.read_image(i), size)).permute(2, 0, 1)  # (3, S, S)
@@ -201,3 +202,20 @@ def batch_indices(n: int, batch: int, step: int, seed: int, stream: int) -> np.n
 def shard(x: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     """This rank's slice of a global batch (``x[rank::world]``, equal sizes when divisible)."""
     return x[rank::world] if world > 1 else x
+
+
+def load_data(cfg: TrainConfig, progress: bool = False) -> dict[str, IdentityData]:
+    """Load every ``--data`` set (and ``--generic``) at ``cfg.size``.
+
+    Raises:
+        FaceSetError / LatentEditError: for a missing, empty or too-small set or a bad spec.
+    """
+    use_feat = cfg.eyes_mouth > 0
+    out: dict[str, IdentityData] = {}
+    for name, spec in cfg.data.items():
+        directory, label = split_dir_label(spec)
+        out[name] = load_identity(name, directory, label, cfg.size, use_feat, progress)
+    if cfg.generic:
+        directory, label = split_dir_label(cfg.generic)
+        out[GENERIC] = load_identity(GENERIC, directory, label, cfg.size, use_feat, progress)
+    return out

@@ -11,8 +11,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import signal
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -21,25 +19,24 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm.auto import tqdm
 
 from .. import __version__
 from ..errors import LatentEditError
+from ..framing import write_template
 from ..models import GENERIC, Discriminators, ModelConfig, SwapAutoencoder
 from .aux_head import AuxHead, aux_loss, landmark_targets
 from .config import TrainConfig
-from .data import IdentityData, batch_indices, load_identity, shard, split_dir_label
+from .control import StopFlag, step_generator
+from .data import IdentityData, batch_indices, load_data, shard
 from .distributed import DistInfo, any_flag, barrier, cleanup, init_distributed
 from .losses import bce_logits, reconstruction_losses
+from .lpips import load_lpips
 from .preview import preview_grid, write_preview
-from .state import (MetricsLog, clean_run, load_latest_checkpoint, prepare_run, restore_rng, run_model_step,
+from .state import (RUN_MODEL, MetricsLog, clean_run, load_latest_checkpoint, prepare_run, restore_rng, run_model_step,
                     save_checkpoint, save_run_model, write_run_config)
 from .warp import augment, plain, sample_params
-
-
-def step_generator(seed: int, step: int, stream: int) -> torch.Generator:
-    """CPU generator for one (step, stream); independent of any global RNG state."""
-    s = int(np.random.SeedSequence([seed, step, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
-    return torch.Generator().manual_seed(s)
 
 
 class _Generator(nn.Module):
@@ -57,23 +54,6 @@ class _Generator(nn.Module):
             z, rgb, mask = self.model(x, name)
             outs[name] = (z, rgb, mask) if self.aux_head is None else (z, rgb, mask, self.aux_head(z.float()))
         return outs
-
-
-def load_data(cfg: TrainConfig, progress: bool = False) -> dict[str, IdentityData]:
-    """Load every ``--data`` set (and ``--generic``) at ``cfg.size``.
-
-    Raises:
-        FaceSetError / LatentEditError: for a missing, empty or too-small set or a bad spec.
-    """
-    use_feat = cfg.eyes_mouth > 0
-    out: dict[str, IdentityData] = {}
-    for name, spec in cfg.data.items():
-        directory, label = split_dir_label(spec)
-        out[name] = load_identity(name, directory, label, cfg.size, use_feat, progress)
-    if cfg.generic:
-        directory, label = split_dir_label(cfg.generic)
-        out[GENERIC] = load_identity(GENERIC, directory, label, cfg.size, use_feat, progress)
-    return out
 
 
 class Trainer:
@@ -126,8 +106,6 @@ class Trainer:
         self.gen: nn.Module = _Generator(self.model, self.aux_head)
         self.disc_fwd: nn.Module = self.disc
         if self.info.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
             ids = [self.device.index] if cuda else None
             self.gen = DDP(self.gen, device_ids=ids)
             self.disc_fwd = DDP(self.disc, device_ids=ids, find_unused_parameters=True)
@@ -138,7 +116,6 @@ class Trainer:
                                        weight_decay=cfg.weight_decay)
         self.lpips_model = None
         if cfg.lpips > 0:
-            from .lpips import load_lpips
             self.lpips_model = load_lpips(cfg.lpips_weights, device=self.device)
         self.step = 0
         self.lr_scale = 1.0
@@ -404,9 +381,6 @@ class Trainer:
 
     def write_framing(self, run: Path) -> None:
         """Save the training crops' mean landmarks with ``RUN/model`` (the Editor aligns photos to them)."""
-        from ..framing import write_template
-        from .state import RUN_MODEL
-
         have = [d for d in self.data.values() if d.mean_landmarks is not None]
         if have:
             n = sum(d.n_landmarks for d in have)
@@ -416,28 +390,6 @@ class Trainer:
     def preview_samples(self, n: int = 8) -> dict[str, torch.Tensor]:
         """Fixed, unaugmented preview inputs: the first ``n`` images of each decoder."""
         return {k: plain(v.images[:n]).to(self.device) for k, v in self.data.items()}
-
-
-class _StopFlag:
-    """First Ctrl-C (SIGINT) asks the loop to checkpoint and stop after the current step."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self._old = None
-
-    def __enter__(self) -> "_StopFlag":
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.stop:  # second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.stop = True
-
-    def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
 
 
 def train(cfg: TrainConfig, data: dict[str, IdentityData] | None = None) -> dict[str, Any]:
@@ -487,10 +439,9 @@ def train(cfg: TrainConfig, data: dict[str, IdentityData] | None = None) -> dict
         window: dict[str, list[float]] = {}
         last: dict[str, float] = {}
         t_win, n_win = time.perf_counter(), 0
-        from tqdm.auto import tqdm
         bar = tqdm(total=cfg.steps, initial=trainer.step, desc="train", unit="step", dynamic_ncols=True,
                    disable=not (cfg.progress and info.is_main))
-        with _StopFlag() as stop:
+        with StopFlag() as stop:
             while trainer.step < cfg.steps:
                 # -- phases: reconstruct + adversarial ---------------------------------------------------
                 step = trainer.step

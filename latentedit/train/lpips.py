@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from .._optional import require
 from ..errors import LatentEditError
@@ -76,7 +77,6 @@ def load_lpips(weights_dir: str | os.PathLike | None = None, device: str | torch
             weights file does not hold the expected tensors.
     """
     lpips = require("lpips", "the LPIPS metric")
-    from safetensors.torch import load_file
 
     path = _resolve_lpips_file(weights_dir)
     try:

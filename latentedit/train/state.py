@@ -8,9 +8,11 @@ undoes an interrupted ``RUN/model`` swap (:func:`latentedit._io.recover_dir`), a
 newest checkpoint that reads back (an unreadable one is named in a warning and skipped)."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ import torch
 from .._io import atomic_path, atomic_write_text, fsync_dir, recover_dir, remove_stale_temps
 from ..errors import LatentEditError
 from ..formats import FileFormat
+from ..models.hub import CONFIG_NAME, DISC_NAME, WEIGHTS_NAME
+from .config import config_differences
 
 CKPT_DIR = "checkpoints"
 _CKPT_RE = re.compile(r"^step_(\d{8})\.pt$")
@@ -185,8 +189,6 @@ def prepare_run(run: Path, resolved: dict[str, Any], resume: bool) -> Path | Non
         LatentEditError: if a new run would overwrite a non-empty folder, ``--resume`` finds no
             run, or the saved config differs in anything but the resumable options.
     """
-    from .config import config_differences
-
     run = Path(run)
     cfg_path = run / RUN_CONFIG
     if not resume:
@@ -216,8 +218,6 @@ def clean_run(run: Path) -> None:
     then delete stale temp files anywhere in the run folder. Only the exact temp / staging names
     of :mod:`latentedit._io` whose process is gone are touched. Rank 0 calls it on ``--resume``,
     after :func:`prepare_run` accepted the folder and before anyone writes into it."""
-    from ..models.hub import CONFIG_NAME, DISC_NAME, WEIGHTS_NAME
-
     run = Path(run)
     recover_dir(run / RUN_MODEL, carry=lambda name: name not in (CONFIG_NAME, WEIGHTS_NAME, DISC_NAME))
     remove_stale_temps(run, recursive=True)
@@ -238,8 +238,6 @@ def save_run_model(run: Path, model, disc, step: int) -> None:
 
 def run_model_step(run: Path) -> int | None:
     """The training step ``RUN/model`` was saved at (``extra.train_step`` of its config), or None."""
-    import json
-
     try:
         obj = json.loads((Path(run) / RUN_MODEL / "config.json").read_text(encoding="utf-8"))
         step = obj["extra"]["train_step"]
@@ -255,8 +253,6 @@ class MetricsLog:
     """
 
     def __init__(self, run: Path, enabled: bool = True, tensorboard: bool = True, after_step: int = 0) -> None:
-        import json
-
         self._json = json
         self.enabled = enabled
         self.path = Path(run) / METRICS
@@ -284,7 +280,6 @@ class MetricsLog:
         """Append one record ``{"step", "time", **values}``."""
         if not self.enabled:
             return
-        import time
 
         self._f.write(self._json.dumps({"step": step, "time": round(time.time(), 3), **values}) + "\n")
         self._f.flush()

@@ -19,6 +19,7 @@ does not depend on the weights' values.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import socket
 import statistics
@@ -31,9 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from ..._io import atomic_write_json, write_image
+from ..._io import atomic_write_json, read_image, write_image
+from ...edit import Editor, Recipe
 from ...errors import LatentEditError
+from ...latent import BoundaryFitter
+from ...models import ModelConfig, SwapAutoencoder, save_pretrained
+from ...preprocess import to_model
+from ...synth.params import ExpressionParams, IdentityParams
+from ...synth.render import render
+from .markdown import machine_info
 
 TARGET_P50_MS = 100.0
 
@@ -56,8 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _loopback_status(port: int) -> int:
     """HTTP status of ``GET /`` on 127.0.0.1:``port`` (raises OSError while nothing listens)."""
-    import http.client
-
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
         conn.request("GET", "/")
@@ -114,19 +121,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 def build_timing_model(directory: Path, resolution: int, seed: int = 0) -> Path:
     """An untrained default-architecture model with ``smile``/``eye_open``/``mouth_open`` boundaries."""
-    import torch
-
-    from ...latent import BoundaryFitter
-    from ...models import ModelConfig, SwapAutoencoder, save_pretrained
-    from ...synth.params import ExpressionParams, IdentityParams
-    from ...synth.render import render
-
     torch.manual_seed(seed)
     model = SwapAutoencoder(ModelConfig(resolution=resolution, identities=("A", "B"))).eval()
     save_pretrained(model, directory)
     rng = np.random.default_rng(seed)
     renders = [render(IdentityParams.sample(rng), ExpressionParams.sample(rng), resolution) for _ in range(48)]
-    x = torch.from_numpy(np.stack([r.image for r in renders])).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    x = to_model(np.stack([r.image for r in renders]))
     with torch.no_grad():
         z = model.encode(x).numpy()
     for attr in ("smile", "eye_open", "mouth_open"):
@@ -138,9 +138,6 @@ def build_timing_model(directory: Path, resolution: int, seed: int = 0) -> Path:
 
 def _inputs(folder: Path, resolution: int, seed: int) -> dict[str, Path]:
     """An aligned face crop at the model resolution and a photo with the face on a larger canvas."""
-    from ...synth.params import ExpressionParams, IdentityParams
-    from ...synth.render import render
-
     rng = np.random.default_rng(seed + 1)
     face = render(IdentityParams.sample(rng), ExpressionParams.neutral(), max(resolution, 128)).image
     crop = render(IdentityParams.sample(rng), ExpressionParams.neutral(), resolution).image
@@ -220,9 +217,6 @@ def _run_clients(url: str, image: Path, aligned: bool, attribute: str, clients: 
 
 def _direct(editor, image: Path, aligned: bool, attribute: str, warmup: int):
     """The baseline: a function running the same edit in-process on the same face (warmed up)."""
-    from ..._io import read_image
-    from ...edit import Recipe
-
     face = editor.find_faces(read_image(image), aligned=aligned)[0]
 
     def call(value: float) -> None:
@@ -249,11 +243,6 @@ def _round_trip(url: str, n: int, warmup: int) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table and optionally write JSON. Returns 0."""
-    import torch
-
-    from ...edit import Editor
-    from .markdown import machine_info
-
     for name in ("requests", "clients", "concurrency"):
         if getattr(args, name) < 1:
             raise LatentEditError(f"--{name} must be ≥ 1")

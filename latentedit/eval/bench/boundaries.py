@@ -19,7 +19,13 @@ import os
 import time
 
 import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.svm import SVC
 
+from ..._io import atomic_write_json
+from ...latent.fitter import BoundaryFitter
+from .celeba_boundaries import run as run_celeba
 from .markdown import cpu_machine_info
 
 BASELINE = "SVC(kernel='linear'), top/bottom 2% (InterFaceGAN default)"
@@ -55,8 +61,6 @@ def _timed(fn, repeat: int):
 
 
 def _score(normal, intercept, z_va, lab_va, planted) -> tuple[float, float]:
-    from sklearn.metrics import balanced_accuracy_score
-
     n = np.asarray(normal, np.float64)
     norm = np.linalg.norm(n)
     pred = (z_va @ (n / norm) + intercept / norm) > 0
@@ -65,10 +69,6 @@ def _score(normal, intercept, z_va, lab_va, planted) -> tuple[float, float]:
 
 def bench_size(n_codes: int, args, rng_seed: int) -> list[dict]:
     """All methods on one synthetic problem of ``n_codes`` codes."""
-    from sklearn.svm import SVC
-
-    from ...latent.fitter import BoundaryFitter
-
     rng = np.random.default_rng(rng_seed)
     z = rng.standard_normal((n_codes, args.dim)).astype(np.float32)
     planted = rng.standard_normal(args.dim)
@@ -120,16 +120,9 @@ def bench_size(n_codes: int, args, rng_seed: int) -> list[dict]:
 
 def run(args) -> int:
     """Run the benchmark; print a table; optionally write JSON."""
-    import torch
-
-    from ..._io import atomic_write_json
-
     if args.celeba:
-        from .celeba_boundaries import run as run_celeba
-
         return run_celeba(args)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    from ...latent.fitter import BoundaryFitter
 
     warm = np.random.default_rng(0).standard_normal((500, args.dim)).astype(np.float32)
     for method in ("ridge", "logistic", "svm"):  # first calls pay for imports and BLAS start-up

@@ -27,8 +27,26 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
 
+from ..._io import atomic_write_json, read_image
+from ...celeba import import_celeba
+from ...edit.editor import load_model
 from ...errors import LatentEditError
+from ...faces.celeba_landmarks import detect_one
+from ...faces.detect import fit_landmarks
+from ...faces.rescore import rescore_records
+from ...faces.scores import normalise_landmarks
+from ...faceset import FaceSet, write_index
+from ...latent.encode import encode_faceset
+from ...preprocess import resize, to_model, to_unit
+from .cnn_reference import supervised_cnn_bacc
+from .markdown import cpu_machine_info
 
 CELEBA_ATTRIBUTES = ("Smiling", "Mouth_Slightly_Open", "Narrow_Eyes", "Big_Nose", "Big_Lips", "Eyeglasses", "Male")
 PCA_BASELINE = "the same classifier on PCA of the raw pixels (same number of dims as the latent)"
@@ -41,9 +59,7 @@ def prepare_celeba(celeba_dir: str | os.PathLike, out: str | os.PathLike, size: 
     Raises:
         FaceSetError: if ``out`` already exists or the CelebA folder is malformed.
     """
-    from ...faceset import FaceSet
-
-    FaceSet.from_celeba(celeba_dir, out, size=size, progress=progress)
+    import_celeba(celeba_dir, out, size=size, progress=progress)
     return add_celeba_landmarks(out, progress=progress)
 
 
@@ -58,14 +74,6 @@ def add_celeba_landmarks(root: str | os.PathLike, progress: bool = True):
     Raises:
         LatentEditError: if records lack their source file or affine, or no face is found.
     """
-    import cv2
-
-    from ..._io import read_image
-    from ...faces.celeba_landmarks import _pick, _prepare
-    from ...faces.detect import detect_faces, fit_landmarks
-    from ...faces.rescore import rescore_records
-    from ...faceset import FaceSet, write_index
-
     fs = FaceSet(root)
     for i, rec in enumerate(fs.records):
         if rec.affine is None or not rec.source.get("file"):
@@ -73,22 +81,20 @@ def add_celeba_landmarks(root: str | os.PathLike, progress: bool = True):
     factor = 4
     boxes = []
     for rec in fs.records[:40]:
-        big, pad, f = _prepare(read_image(rec.source["file"]), 0.25, factor)
-        det = _pick(detect_faces(big, upscale=0, adaptive=False), big.shape)
-        if det is not None:
-            boxes.append(np.array(det.box) / f - pad)
+        found = detect_one(read_image(rec.source["file"]), factor=factor, pad=0.25, cnn=False, refine=False)
+        if found is not None:
+            boxes.append(np.array(found[2]))  # the face box in the source image's pixels
     if not boxes:
         raise LatentEditError(f"{root}: no face found in the first 40 sources; cannot place the landmark box")
     box = np.median(boxes, axis=0) * factor
     lms = np.zeros((len(fs), 68, 2), np.float32)
     it = range(len(fs))
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(it, desc="landmarks", unit="img")
     for i in it:
         rec = fs.records[i]
         img = read_image(rec.source["file"])
-        big = cv2.resize(img, (img.shape[1] * factor, img.shape[0] * factor), interpolation=cv2.INTER_CUBIC)
+        big = resize(img, (img.shape[1] * factor, img.shape[0] * factor))
         src = fit_landmarks(big, tuple(float(v) for v in box)).landmarks.astype(np.float64) / factor
         a = rec.affine.astype(np.float64)
         lms[i] = src @ a[:, :2].T + a[:, 2]
@@ -129,10 +135,6 @@ def headline(runs: list[dict], rows: list[dict], attributes=("Smiling", "Mouth_S
 
 
 def _classify(x_tr, y_tr, x_va, y_va) -> tuple[float, float]:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-    from sklearn.preprocessing import StandardScaler
-
     sc = StandardScaler().fit(x_tr)
     clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
     clf.fit(sc.transform(x_tr), y_tr)
@@ -143,22 +145,19 @@ def _classify(x_tr, y_tr, x_va, y_va) -> tuple[float, float]:
 
 def _landmark_features(fs) -> np.ndarray | None:
     """The 136 roll/size-normalised landmark coordinates of every record (None if any record lacks landmarks)."""
-    from ...faces.scores import normalise_landmarks
-
     if any(r.landmarks is None for r in fs.records):
         return None
     pts, _ = normalise_landmarks(np.stack([np.asarray(r.landmarks, np.float64) for r in fs.records]))
     return pts.reshape(len(pts), -1)
 
 
-def _heldout_psnr(model, pix, size: int, batch: int = 256) -> float:
-    """Mean PSNR (dB) of the model's reconstructions of flattened ``[0, 1]`` pixel rows (first decoder)."""
-    import torch
-
+def heldout_psnr(model, crops: torch.Tensor, batch: int = 256) -> float:
+    """Mean PSNR (dB) of the model's reconstructions of uint8 ``N×3×S×S`` crops (first decoder), e.g.
+    ``FaceSet.load_images(size=model.config.resolution)`` of held-out faces."""
     out = []
     with torch.inference_mode():
-        for i in range(0, len(pix), batch):
-            x = torch.from_numpy(pix[i:i + batch]).float().view(-1, 3, size, size) * 2 - 1
+        for i in range(0, len(crops), batch):
+            x = to_model(crops[i:i + batch].permute(0, 2, 3, 1))
             rgb, _ = model.decode(model.encode(x), model.identities[0])
             mse = ((rgb.float() - x) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10) / 4.0  # [-1, 1] -> [0, 1]
             out.append(-10.0 * torch.log10(mse))
@@ -191,15 +190,6 @@ def _run_info(model_dir: str) -> dict:
 
 def run(args) -> int:
     """The experiment; prints a table and optionally writes JSON."""
-    import torch
-    from sklearn.decomposition import PCA
-
-    from ..._io import atomic_write_json
-    from ...edit.editor import load_model
-    from ...faceset import FaceSet
-    from ...latent.encode import encode_faceset
-    from .markdown import cpu_machine_info
-
     models = [args.model] if isinstance(args.model, str) else list(args.model or [])
     if not models:
         raise LatentEditError("--celeba needs --model (one or more trained model or run folders)")
@@ -229,14 +219,13 @@ def run(args) -> int:
         if d not in pcas:  # the baseline: PCA of the pixels with as many components as the latent
             t0 = time.perf_counter()
             if pix is None:
-                pix = fs.load_images(size=int(model.config.resolution), progress=True).reshape(n, -1)
-                pix = pix.float().div_(255).numpy()
+                crops = fs.load_images(size=int(model.config.resolution), progress=True)  # uint8 N×3×S×S
+                pix = to_unit(crops.numpy()).reshape(n, -1)
             pca = PCA(n_components=d, svd_solver="randomized", random_state=0).fit(pix[tr])
             pcas[d] = (pca.transform(pix), float(pca.explained_variance_ratio_.sum()), time.perf_counter() - t0)
         p, explained, t_pca = pcas[d]
-        psnr = _heldout_psnr(model, pix[va], int(model.config.resolution))
+        psnr = heldout_psnr(model, crops[torch.from_numpy(np.asarray(va))])
         if getattr(args, "cnn_reference", 0) and cnn is None:  # supervised reference, once per run
-            from .cnn_reference import supervised_cnn_bacc
 
             onehot = np.stack([_binarise(labels[:, j], tr)[0] for j in range(len(names))], axis=1)
             t0 = time.perf_counter()

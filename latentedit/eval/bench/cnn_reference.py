@@ -14,11 +14,14 @@ by its training class balance, and rows whose label is missing are masked out). 
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from sklearn.metrics import balanced_accuracy_score
+from tqdm.auto import tqdm
 
 
 def _network(n_out: int):
-    import torch.nn as nn
-
     def block(cin: int, cout: int) -> nn.Module:
         return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
                              nn.ReLU(inplace=True), nn.MaxPool2d(2))
@@ -39,10 +42,6 @@ def supervised_cnn_bacc(images: np.ndarray, labels: np.ndarray, train: np.ndarra
         train, val: index arrays of the split (the same split as the linear probes).
         epochs: passes over the training faces (one-cycle cosine learning rate, horizontal flips).
     """
-    import torch
-    import torch.nn.functional as F
-    from sklearn.metrics import balanced_accuracy_score
-
     x = torch.as_tensor(np.asarray(images, np.float32))
     if x.dim() == 2:
         size = int(round((x.shape[1] / 3) ** 0.5))
@@ -64,7 +63,6 @@ def supervised_cnn_bacc(images: np.ndarray, labels: np.ndarray, train: np.ndarra
     tr = torch.as_tensor(np.asarray(train, np.int64))
     it = range(epochs)
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(it, desc="supervised CNN reference", unit="epoch")
     for _ in it:
         net.train()

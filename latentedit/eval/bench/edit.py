@@ -18,6 +18,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from ..._io import atomic_write_json, read_image
+from ...edit import Editor, Recipe
+from ...latent import Boundary
+from ...merge import warp_to_crop
+from ...models import ModelConfig, SwapAutoencoder
+from .markdown import cpu_machine_info
 
 DEFAULT_PHOTO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swap_pair" / "A_KatieHill" / "0001.jpg"
 
@@ -43,12 +51,6 @@ def _pct(times: list[float], q: float) -> float:
 
 
 def _editor(resolution: int, model_dir: str | None):
-    import torch
-
-    from ...edit import Editor
-    from ...latent import Boundary
-    from ...models import ModelConfig, SwapAutoencoder
-
     if model_dir:
         ed = Editor.from_pretrained(model_dir, device="cpu")
         if ed.boundaries:
@@ -74,7 +76,6 @@ def _face(editor, photo: np.ndarray | None):
     s = editor.resolution
     scale = s / 300.0
     affine = np.array([[scale, 0, -106 * scale], [0, scale, -120 * scale]], np.float32)
-    from ...merge import warp_to_crop
 
     crop = warp_to_crop(frame, affine, s)
     face = editor.find_faces(crop, aligned=True)[0]
@@ -84,8 +85,6 @@ def _face(editor, photo: np.ndarray | None):
 
 def bench_resolution(res: int, args, photo) -> dict:
     """Slider latency and throughput at one resolution."""
-    from ...edit import Recipe
-
     ed, bsrc = _editor(res, args.model)
     res = ed.resolution
     face, how = _face(ed, photo)
@@ -138,11 +137,6 @@ def bench_resolution(res: int, args, photo) -> dict:
 
 def run(args) -> int:
     """Run the benchmark; print a table; optionally write JSON."""
-    import torch
-
-    from ..._io import atomic_write_json, read_image
-    from .markdown import cpu_machine_info
-
     cores = os.cpu_count() or 1
     threads = args.threads
     if threads is None:

@@ -14,9 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 
+from ..._io import atomic_write_json, read_image
 from ...errors import LatentEditError
+from ...faces import align_face, compute_descriptors, detect_faces, extract, refine_landmarks
+from ...faces.models import get_model
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swap_pair"
 
@@ -33,8 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _machine() -> dict:
-    import torch
-
     return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "device": "cpu", "python": platform.python_version(),
             "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             # other processes share the CPU; ratios (interleaved, same frames) stay comparable, absolute times do not
@@ -42,8 +45,6 @@ def _machine() -> dict:
 
 
 def _frames(data: Path, n: int) -> list[np.ndarray]:
-    from ..._io import read_image
-
     folders = sorted(p for p in data.iterdir() if p.is_dir() and p.name != "videos")
     if not folders:
         raise LatentEditError(f"{data}: expected frame folders (e.g. A_*/0001.jpg)")
@@ -57,8 +58,6 @@ def _frames(data: Path, n: int) -> list[np.ndarray]:
 
 def _ours(img: np.ndarray, size: int) -> tuple[int, dict[str, float]]:
     """What ``latentedit extract`` does per frame (largest face)."""
-    from ...faces import align_face, compute_descriptors, detect_faces, refine_landmarks
-
     t0 = time.perf_counter()
     dets = detect_faces(img)[:1]
     t1 = time.perf_counter()
@@ -74,8 +73,6 @@ def _ours(img: np.ndarray, size: int) -> tuple[int, dict[str, float]]:
 
 def _baseline(img: np.ndarray, size: int) -> tuple[int, dict[str, float]]:
     import dlib
-
-    from ...faces.models import get_model
 
     det, sp, net = get_model("hog"), get_model("landmarks68"), get_model("descriptor")
     t0 = time.perf_counter()
@@ -111,8 +108,6 @@ def _timed(frames: list[np.ndarray], size: int) -> dict[str, dict]:
 
 
 def _face_rate(data: Path, size: int) -> list[dict]:
-    from ...faces import extract
-
     rows = []
     inputs = sorted(p for p in data.iterdir() if p.is_dir() and p.name != "videos")
     inputs += sorted((data / "videos").glob("*.mp4")) if (data / "videos").is_dir() else []
@@ -128,18 +123,12 @@ def _face_rate(data: Path, size: int) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table, optionally write JSON. Returns 0."""
-    import cv2
-    import torch
-
-    from ..._io import atomic_write_json
-
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     cv2.setNumThreads(1)
     data = Path(args.data)
     if not data.is_dir():
         raise LatentEditError(f"{data}: benchmark data not found (pass --data)")
     frames = _frames(data, args.frames)
-    from ...faces.models import get_model
 
     for name in ("hog", "landmarks68", "descriptor"):  # load outside the timings
         get_model(name)

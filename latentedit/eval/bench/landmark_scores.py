@@ -18,10 +18,19 @@ import argparse
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ..._io import atomic_write_json
+from ...celeba import read_attr_file, read_identity_file
 from ...errors import LatentEditError
+from ...faces.celeba_landmarks import METHODS, celeba_landmarks
+from ...faces.scores import landmark_features, landmark_scores_batch, normalise_landmarks
+from .markdown import machine_info
 
 #: (CelebA label, score name, sign): sign -1 when the label means *less* of the score.
 PAIRS = (("Mouth_Slightly_Open", "mouth_open_score", 1), ("Smiling", "smile_score", 1),
@@ -43,8 +52,6 @@ def load_celeba(celeba_dir: str | Path, limit: int | None = None) -> tuple[list[
     Raises:
         LatentEditError: if the folder lacks images or annotation files.
     """
-    from ...celeba import read_attr_file, read_identity_file
-
     root = Path(celeba_dir)
     attr = root / "list_attr_celeba.txt"
     img_dir = root / "images" if (root / "images").is_dir() else root
@@ -84,8 +91,6 @@ def baseline_ratios(landmarks: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _features(landmarks: np.ndarray) -> dict[str, np.ndarray]:
-    from ...faces.scores import landmark_features
-
     f = landmark_features(landmarks)
     f["ear_min"] = np.minimum(f["ear_left"], f["ear_right"])
     return f
@@ -93,8 +98,6 @@ def _features(landmarks: np.ndarray) -> dict[str, np.ndarray]:
 
 def fit_weights(features: dict[str, np.ndarray], labels: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
     """Logistic-regression weights of ``names`` (raw feature units), scaled so the first weight is 1."""
-    from sklearn.linear_model import LogisticRegression
-
     x = np.stack([features[n] for n in names], axis=1)
     std = x.std(axis=0)
     clf = LogisticRegression(C=1.0, max_iter=1000).fit(x / std, labels)
@@ -107,13 +110,6 @@ def _ceiling(lms: np.ndarray, labels: dict[str, np.ndarray], fit_half: np.ndarra
 
     Not a shipped score: it bounds what any combination of these landmarks can reach.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from ...faces.scores import normalise_landmarks
-
     pts, _ = normalise_landmarks(lms)
     x = pts.reshape(len(pts), -1)
     out = {"method": "logistic regression (C=0.1) on all 136 roll/size-normalised coordinates, fit half -> report half"}
@@ -127,8 +123,6 @@ def _ceiling(lms: np.ndarray, labels: dict[str, np.ndarray], fit_half: np.ndarra
 def eye_patches(image_paths: list[Path], landmarks: np.ndarray, width: int = 16, height: int = 8) -> np.ndarray:
     """Grey ``height×width`` patches of both eyes, each rotated level and scaled by its corner-to-corner
     width from the landmarks, and normalised to zero mean and unit variance: ``N×(2·height·width)``."""
-    import cv2
-
     out = np.empty((len(image_paths), 2 * height * width), np.float32)
     for i, path in enumerate(image_paths):
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
@@ -153,11 +147,6 @@ def _eye_patch_reference(paths: list[Path], lms: np.ndarray, labels: dict[str, n
                          fit_half: np.ndarray) -> float:
     """Held-out Narrow_Eyes AUC of a logistic regression on :func:`eye_patches` (pixels, not landmarks):
     what the eye region's appearance adds beyond the landmark geometry."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     x = eye_patches(paths, lms)
     y = labels["Narrow_Eyes"]
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=3000)).fit(x[fit_half], y[fit_half])
@@ -181,11 +170,6 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
     Returns:
         A JSON-serialisable dict (detection rates, AUCs per pair on each half, baseline AUCs).
     """
-    from sklearn.metrics import roc_auc_score
-
-    from ...faces.celeba_landmarks import METHODS, celeba_landmarks
-    from ...faces.scores import landmark_scores_batch
-
     paths, identities, labels = load_celeba(celeba_dir, limit)
     t0 = time.perf_counter()
     from_cache = cache is not None and Path(cache).is_file()
@@ -245,7 +229,6 @@ def validate_celeba(celeba_dir: str | Path, limit: int | None = None, seed: int 
         feats = _features(lms[fit_half])
         result["fitted_weights_fit_half"] = {
             label: fit_weights(feats, labels[label][fit_half], names) for label, names in FIT_FEATURES.items()}
-    from .markdown import machine_info
 
     result["machine"] = machine_info("cpu")
     result["benchmark"] = "landmark_scores"

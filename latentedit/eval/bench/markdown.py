@@ -18,6 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import sklearn
+import torch
+
+from ..._io import atomic_write_text
+
 #: The source checkout (``docs/bench`` and ``BENCHMARKS.md`` live there).
 REPO = Path(__file__).resolve().parents[3]
 #: Benchmarks in the order BENCHMARKS.md shows them, with a one-line description.
@@ -39,8 +45,6 @@ ENVELOPE = ("benchmark", "description", "command", "machine", "settings", "basel
 
 def machine_info(device: str = "cpu") -> dict[str, Any]:
     """The hardware/software block of a benchmark JSON: cpu count, torch version, device, …"""
-    import torch
-
     info = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "device": device, "python": platform.python_version(), "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
@@ -53,10 +57,6 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
 def cpu_machine_info() -> dict:
     """The machine block of the CPU benchmarks (boundaries, edit): versions of torch, scikit-learn and
     numpy, and the load average (the machine is shared)."""
-    import numpy as np
-    import sklearn
-    import torch
-
     return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "device": "cpu", "sklearn": sklearn.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
@@ -229,8 +229,6 @@ def render_benchmarks(bench_dir: str | os.PathLike) -> str:
 def write_benchmarks(bench_dir: str | os.PathLike = REPO / "docs" / "bench",
                      out: str | os.PathLike = REPO / "BENCHMARKS.md") -> Path:
     """Render ``bench_dir`` and write ``out`` atomically (a generated file: it is replaced)."""
-    from ..._io import atomic_write_text
-
     atomic_write_text(out, render_benchmarks(bench_dir))
     return Path(out)
 

@@ -28,9 +28,17 @@ import platform
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
+from tqdm import tqdm
 
+from ..._io import atomic_write_json, read_image
 from ...errors import LatentEditError
+from ...faces import align_face, alignment_affine, detect_faces, transform_points
+from ...masks import region_mask
+from ...merge import crop_mask, default_feather, paste_back, rgb_to_lab, warp_to_crop
+from ...preprocess import to_unit
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swap_pair"
 
@@ -64,9 +72,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _machine() -> dict:
-    import cv2
-    import torch
-
     return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "device": "cpu",
             "opencv": cv2.__version__, "cv2_threads": cv2.getNumThreads(), "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
@@ -86,8 +91,6 @@ def _affine(cx: float, cy: float, box: float, size: int) -> np.ndarray:
 
 def _oval_mask(size: int) -> np.ndarray:
     """A face-shaped oval in crop coordinates (hand-made: landmark masks are another module's)."""
-    import cv2
-
     m = np.zeros((size, size), np.float32)
     centre = (int(round(size * 0.5)), int(round(size * 0.52)))
     axes = (int(round(size * 0.25)), int(round(size * 0.35)))
@@ -96,8 +99,6 @@ def _oval_mask(size: int) -> np.ndarray:
 
 
 def _real_pairs(data: Path, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from ..._io import read_image
-
     a_dirs = sorted(data.glob("A_*"))
     b_dirs = sorted(data.glob("B_*"))
     if not a_dirs or not b_dirs:
@@ -114,11 +115,6 @@ def _real_pairs(data: Path, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
 def _detected_setups(pairs, size: int):
     """Per pair: (A frame, B's aligned crop, A's affine, mask) from detected landmarks, or None
     when the face pipeline (dlib models) is unavailable or a face is missed."""
-    try:
-        from ...faces import align_face, alignment_affine, detect_faces, transform_points
-        from ...masks import region_mask
-    except ImportError:
-        return None
     setups = []
     try:
         for frame_a, frame_b in pairs:
@@ -138,8 +134,6 @@ def _detected_setups(pairs, size: int):
 
 def _box_setups(pairs, size: int):
     """Fallback: a fixed face box (the clips are face-centred talking heads) and an oval mask."""
-    from ...merge import warp_to_crop
-
     h, w = pairs[0][0].shape[:2]
     affine = _affine(w / 2, h * 0.585, 0.66 * min(h, w), size)
     mask = _oval_mask(size)
@@ -148,8 +142,6 @@ def _box_setups(pairs, size: int):
 
 def _synthetic_pairs(n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
     """Two 512-px "people": textured background + oval face of a different skin tone each."""
-    import cv2
-
     yy, xx = np.mgrid[0:512, 0:512].astype(np.float32)
     pairs = []
     for i in range(n):
@@ -173,11 +165,9 @@ def _synthetic_pairs(n: int, rng: np.random.Generator) -> list[tuple[np.ndarray,
 
 def _baseline_paste(frame, face, affine, mask, feather):
     """Plain paste with a mean-colour shift under the mask (RGB), then the same warp + blend."""
-    from ...merge import paste_back, warp_to_crop
-
     size = face.shape[0]
-    original = warp_to_crop(frame, affine, size).astype(np.float32) / 255
-    f = face.astype(np.float32) / 255
+    original = to_unit(warp_to_crop(frame, affine, size))
+    f = to_unit(face)
     inside = mask > 0.5
     shifted = np.clip(f + (original[inside].mean(0) - f[inside].mean(0)), 0, 1)
     return paste_back(frame, shifted, affine, mask, color="none", feather=feather)
@@ -186,8 +176,6 @@ def _baseline_paste(frame, face, affine, mask, feather):
 def _seam_rings(soft_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inner ring (mask ≥ 0.99, within _RING px of its edge), outer ring (mask == 0, within _RING px
     of the blended region) and each pixel's angular sector around the region's centroid."""
-    import cv2
-
     core = (soft_frame >= 0.99).astype(np.uint8)
     touched = (soft_frame > 0).astype(np.uint8)
     d_in = cv2.distanceTransform(core, cv2.DIST_L2, 3)
@@ -203,10 +191,8 @@ def _seam_rings(soft_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def _sector_steps(image: np.ndarray, rings) -> np.ndarray:
     """Per sector: mean L*a*b* inside minus mean outside (NaN where a ring part is too small)."""
-    from ...merge import rgb_to_lab
-
     inner, outer, sector = rings
-    lab = rgb_to_lab(image.astype(np.float32) / 255)
+    lab = rgb_to_lab(to_unit(image))
     steps = np.full((_SECTORS, 3), np.nan)
     for s in range(_SECTORS):
         a = inner & (sector == s)
@@ -218,10 +204,8 @@ def _sector_steps(image: np.ndarray, rings) -> np.ndarray:
 
 def _tone_delta_e(out: np.ndarray, original: np.ndarray, core: np.ndarray) -> float:
     """CIE76 ΔE between the mean L*a*b* of ``out`` and ``original`` over ``core``."""
-    from ...merge import rgb_to_lab
-
-    a = rgb_to_lab(out[core].astype(np.float32) / 255).mean(0)
-    b = rgb_to_lab(original[core].astype(np.float32) / 255).mean(0)
+    a = rgb_to_lab(to_unit(out[core])).mean(0)
+    b = rgb_to_lab(to_unit(original[core])).mean(0)
     return float(np.linalg.norm(a - b))
 
 
@@ -236,12 +220,6 @@ def _seam_scores(out: np.ndarray, original_steps: np.ndarray, rings) -> tuple[fl
 
 def run(args) -> int:
     """Run the benchmark, print the table, optionally write JSON. Returns 0."""
-    import cv2
-    from tqdm import tqdm
-
-    from ..._io import atomic_write_json
-    from ...merge import crop_mask, default_feather, paste_back
-
     if args.frames < 1 or args.repeat < 1 or args.size < 16:
         raise LatentEditError("--frames and --repeat must be ≥ 1 and --size ≥ 16")
     rng = np.random.default_rng(0)

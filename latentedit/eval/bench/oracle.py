@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from ..._io import atomic_write_text
 from ...manifest import verify_manifest, write_manifest
+from ..oracle_train import heldout_table, model_card, train_oracle
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +43,6 @@ def run(args: argparse.Namespace) -> int:
             ``--init`` folder that does not match, or a manifested ``--out`` that fails its check.
     """
     # torch (through the oracle) only now: `latentedit --help` builds this parser without it.
-    import torch
-
-    from ..oracle import heldout_table, model_card, train_oracle
 
     torch.set_num_threads(args.threads)
     manifested = verify_manifest(args.out)  # re-trained into a manifested folder: keep it loadable

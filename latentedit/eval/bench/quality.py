@@ -20,10 +20,19 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+import torch
+
+from ..._io import atomic_write_json
+from ...edit.editor import Editor
 from ...errors import LatentEditError
-from .markdown import REPO
+from ..metrics import load_lpips
+from ..oracle import default_oracle_dir
+from . import quality_parts as qp
+from .markdown import REPO, machine_info, table, write_benchmarks
+from .quality_speed import speed_summary
 
 
 def add_arguments(parser) -> None:
@@ -74,8 +83,6 @@ def add_arguments(parser) -> None:
 
 def _rel(path) -> str:
     """``path`` relative to the repository when inside it (portable JSON), else as given."""
-    from pathlib import Path
-
     p = Path(path).resolve()
     try:
         return str(p.relative_to(REPO))
@@ -85,15 +92,6 @@ def _rel(path) -> str:
 
 def run(args) -> int:
     """Run every part that applies, print the tables, optionally write JSON (and BENCHMARKS.md)."""
-    import torch
-
-    from ..._io import atomic_write_json
-    from ...edit.editor import Editor
-    from ..oracle import default_oracle_dir
-    from ..metrics import load_lpips
-    from . import quality_parts as qp
-    from .markdown import machine_info, table, write_benchmarks
-
     torch.set_num_threads(max(1, args.threads))
     t0 = time.time()
     editor = Editor.from_pretrained(args.model, boundaries=args.boundaries, device="cpu")
@@ -143,7 +141,7 @@ def run(args) -> int:
     else:
         notes.append("real-face swap not measured (no --swap-pair given; use it for a model trained on "
                      "../shared/data/swap_pair)")
-    part("speed", qp.speed_summary, args.bench_dir)
+    part("speed", speed_summary, args.bench_dir)
 
     for t in tables:
         print(f"\n{t['title']}")

@@ -12,14 +12,26 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
+import torch
 
-from ...errors import LatentEditError
+from ...edit.editor import Editor
+from ...edit.recipe import Recipe
+from ...errors import LatentEditError, ModelFormatError
+from ...faces import identity_distance
+from ...faceset import FaceRecord, FaceSet, FaceSetWriter
+from ...latent import Boundary
+from ...preprocess import from_model, to_unit
+from ...synth.generate import identity_params
+from ...synth.params import ExpressionParams, IDENTITY_ATTRIBUTES, IdentityParams
+from ...synth.render import render
+from ..metrics import lpips_distance, measure_faces, psnr, ssim, summarize
+from ..oracle import AttributeOracle, default_oracle_dir
+from ..report import edit_report
 
 #: SynthFaces expression attributes an identity swap must preserve (scene/lighting excluded).
 SWAP_EXPRESSION = ("eye_open", "brow_raise", "smile", "mouth_open", "gaze_x", "gaze_y", "yaw", "pitch", "roll")
-#: Speed benchmarks summarised in part 5.
-SPEED_BENCHMARKS = ("train", "edit", "boundaries", "app", "merge", "extract", "synth", "celeba_boundaries")
 
 
 def clean_json(x: Any) -> Any:
@@ -43,9 +55,6 @@ def clean_json(x: Any) -> Any:
 
 def load_oracle(oracle_dir, notes: list[str]):
     """The SynthFaces oracle, or None (with a note) when its folder is missing."""
-    from ..oracle import AttributeOracle, default_oracle_dir
-    from ...errors import ModelFormatError
-
     path = Path(oracle_dir) if oracle_dir else default_oracle_dir()
     try:
         return AttributeOracle.load(path)
@@ -70,10 +79,6 @@ def run_data_specs(model_dir) -> list[str]:
 
 def _person_from_spec(model, spec: str) -> dict[str, Any]:
     """``{decoder: IdentityParams}`` from one ``DECODER=FACESET[@LABEL]`` or ``DECODER=synth:SEED:INDEX``."""
-    from ...faceset import FaceSet
-    from ...synth.generate import identity_params
-    from ...synth.params import IDENTITY_ATTRIBUTES, IdentityParams
-
     m = re.fullmatch(r"([^=]+)=([^@]+)(?:@(.+))?", spec)
     if not m:
         raise LatentEditError(f"--data {spec!r}: expected DECODER=FACESET[@LABEL] or DECODER=synth:SEED:INDEX")
@@ -113,8 +118,6 @@ def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[
         LatentEditError: for a malformed spec, an unknown decoder, or a FaceSet without one person's
             ground-truth identity attributes.
     """
-    from ...synth.generate import identity_params
-
     people: dict[str, Any] = {}
     explicit = bool(data_specs)
     if not explicit and model_dir is not None:
@@ -143,43 +146,33 @@ def synth_people(model, data_specs: Sequence[str], synth_seed: int, notes: list[
 
 
 def _render(person, exprs, size: int, rng: np.random.Generator) -> tuple[np.ndarray, list]:
-    from ...synth.params import IdentityParams
-    from ...synth.render import render
-
     idents = [person if person is not None else IdentityParams.sample(rng) for _ in exprs]
     return np.stack([render(i, e, size).image for i, e in zip(idents, exprs)]), idents
 
 
 def _exprs(n: int, rng: np.random.Generator) -> list:
-    from ...synth.params import ExpressionParams
-
     return [ExpressionParams.sample(rng) for _ in range(n)]
 
 
 def _to_t(x: np.ndarray):
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0
+    """uint8 ``N×S×S×3`` → float32 ``N×3×S×S`` in [0, 1] (the metrics' ``data_range=1`` input)."""
+    return torch.from_numpy(to_unit(x)).permute(0, 3, 1, 2)
 
 
 def _decode(editor, crops: np.ndarray, identity: str) -> np.ndarray:
     """Encode uint8 crops and decode them as ``identity`` (uint8 out)."""
     z = editor.encode_crops(list(crops))
     rgb, _ = editor.decode(z, identity)
-    return ((rgb.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return from_model(rgb)
 
 
 def _blur(x: np.ndarray) -> np.ndarray:
-    import cv2
-
     sigma = 1.5 * x.shape[1] / 64
     return np.stack([cv2.GaussianBlur(im, (0, 0), sigma) for im in x])
 
 
 def descriptors(images: np.ndarray, cache: dict | None = None) -> np.ndarray:
     """dlib descriptors of uint8 crops; identical images (e.g. a repeated mean face) are measured once."""
-    from ..metrics import measure_faces
-
     cache = {} if cache is None else cache
     keys = [hash(im.tobytes()) for im in images]
     todo = {k: i for i, k in enumerate(keys) if k not in cache}
@@ -200,15 +193,11 @@ def image_metrics(pred: np.ndarray, ref: np.ndarray, lpips_model=None, dlib: boo
         dlib: also compute the mean dlib identity distance (slow: ~0.1 s per face on CPU).
         cache: descriptor cache shared between calls (the reference is measured once).
     """
-    from ..metrics import lpips_distance, psnr, ssim, summarize
-
     a, b = _to_t(pred), _to_t(ref)
     out = {"psnr": summarize(psnr(a, b))["mean"], "ssim": float(ssim(a, b).mean())}
     if lpips_model is not None:
         out["lpips"] = float(lpips_distance(a, b, lpips_model, data_range=1.0).mean())
     if dlib:
-        from ...faces import identity_distance
-
         cache = {} if cache is None else cache
         out["dlib_identity_distance"] = float(np.mean(identity_distance(descriptors(pred, cache),
                                                                         descriptors(ref, cache))))
@@ -256,9 +245,6 @@ def reconstruction_synth(editor, people: dict, n: int, seed: int, lpips_model, d
 
 def reconstruction_real(editor, faceset_dir, n: int, lpips_model):
     """Reconstruct the last ``n`` faces of a real-face FaceSet (dlib identity distance included)."""
-    from ...edit.recipe import Recipe
-    from ...faceset import FaceSet
-
     fs = FaceSet(faceset_dir)
     if len(fs) == 0:
         raise LatentEditError(f"{faceset_dir}: FaceSet is empty")
@@ -286,8 +272,6 @@ def _oracle_error(oracle, images: np.ndarray, truth: dict[str, np.ndarray], name
 
 def swap_synth(editor, people: dict, n: int, seed: int, lpips_model, oracle):
     """Swap A→B and B→A on fresh renders; compare with ``render(B identity, A expression)``."""
-    from ...synth.params import IDENTITY_ATTRIBUTES
-
     named = [(k, p) for k, p in people.items() if p is not None][:2]
     if len(named) < 2:
         return None
@@ -355,9 +339,6 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def swap_real(editor, swap_dir, identities: str | None, n: int, notes: list[str]):
     """Swap real frames A→B and B→A; dlib identity distances and landmark-score correlations."""
-    from ...faces import identity_distance
-    from ..metrics import measure_faces
-
     root = Path(swap_dir)
     dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name != "videos") if root.is_dir() else []
     if len(dirs) < 2:
@@ -412,10 +393,6 @@ def swap_real(editor, swap_dir, identities: str | None, n: int, notes: list[str]
 
 def _heldout_faceset(root: Path, people: dict, n: int, size: int, seed: int):
     """A FaceSet of fresh renders (identity = decoder name) with ground-truth attributes."""
-    from ...faceset import FaceRecord, FaceSetWriter
-    from ...synth.params import ExpressionParams, IdentityParams
-    from ...synth.render import render
-
     rng = np.random.default_rng(seed)
     named = list(people.items())
     with FaceSetWriter(root) as w:
@@ -432,10 +409,6 @@ def _heldout_faceset(root: Path, people: dict, n: int, size: int, seed: int):
 def edit_quality(editor, people: dict, oracle, oracle_dir, attributes, n: int, alpha: float, margin: float,
                  seed: int, notes: list[str]):
     """Edit report at ±alpha for each boundary the oracle reads, plus a random-direction baseline."""
-    from ...edit.editor import Editor
-    from ..report import edit_report
-    from ...latent import Boundary
-
     known = [a for a in editor.attributes if a in oracle.attributes]
     attrs = list(attributes) if attributes else known
     skipped = sorted(set(editor.attributes) - set(known))
@@ -490,61 +463,3 @@ def edit_quality(editor, people: dict, oracle, oracle_dir, attributes, n: int, a
               "rows": rows, "note": f"success = share of faces whose target moves the intended way by ≥ {margin:g} "
                                     "std; leakage/drift = mean |Δ|/std of other / identity attributes; random dir = "
                                     "a random latent direction with the median boundary std"}])
-
-
-# -- 5. speed summary --------------------------------------------------------------------------------------
-
-_RATIO_HINTS = ("vs_baseline", "ratio", "speedup", "seam_delta_e", "per_s", "p50", "p95")
-
-
-def headline(data: dict) -> str:
-    """A one-line summary of a benchmark JSON: its ``headline`` if given, else the ratio-like columns
-    (``*_vs_baseline``, ``*ratio*``, ``*speedup*``, seam ΔE, throughput, latency percentiles) of the first rows."""
-    from .markdown import fmt
-
-    if data.get("headline") is not None:
-        return fmt(data["headline"], limit=200)
-    rows = data.get("results") if data.get("results") is not None else data.get("rows")
-    if rows is None:  # no rows: the top-level objects that carry a ratio (e.g. {"faces_per_s": {"speedup": …}})
-        found = {k: v for k, v in data.items() if isinstance(v, dict) and k not in ("machine", "settings")
-                 and any(any(h in kk for h in _RATIO_HINTS) for kk in v)}
-        return "; ".join(f"{k}: {fmt(v, limit=120)}" for k, v in found.items()) or "—"
-    if isinstance(rows, dict):
-        rows = [dict(name=k, **v) if isinstance(v, dict) else {"name": k, "value": v} for k, v in rows.items()]
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        return fmt(rows, limit=200)
-    parts = []
-    for r in rows[:4]:
-        label = next((str(v) for v in r.values() if isinstance(v, str)), "")
-        keys = [k for k in r if any(h in k for h in _RATIO_HINTS) and isinstance(r[k], (int, float))]
-        shown = keys or [k for k in r if isinstance(r[k], (int, float)) and not isinstance(r[k], bool)][:2]
-        parts.append(f"{label}: " + ", ".join(f"{k}={fmt(r[k])}" for k in shown))
-    return "; ".join(parts) + ("; …" if len(rows) > 4 else "")
-
-
-def speed_summary(bench_dir):
-    """Headline of every speed benchmark JSON in ``bench_dir`` (``<name>_cpu.json``)."""
-    from .markdown import fmt, hardware_line
-
-    bench_dir = Path(bench_dir)
-    rows, res = [], {}
-    for name in SPEED_BENCHMARKS:
-        f = bench_dir / f"{name}_cpu.json"
-        if not f.is_file():
-            rows.append([name, "not measured yet", "", ""])
-            res[name] = None
-            continue
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
-            rows.append([name, f"unreadable ({exc.__class__.__name__})", "", ""])
-            res[name] = None
-            continue
-        head = headline(data)
-        rows.append([name, head, fmt(data.get("baseline"), limit=80), hardware_line(data.get("machine"))[10:]])
-        res[name] = {"file": f.name, "headline": head}
-    return res, [{"title": "Speed summary (docs/bench/*_cpu.json; full tables in BENCHMARKS.md)",
-                  "columns": ["benchmark", "headline", "baseline", "hardware"], "rows": rows,
-                  "note": "ratios are against each benchmark's own baseline in the same run"}]

@@ -17,14 +17,22 @@ time per image, for the in-process rows) is what an image costs regardless of th
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import io
 import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 
+import cv2
 import numpy as np
+import torch
+from PIL import Image
 
+from ..._io import atomic_write_json
 from ...errors import LatentEditError
+from ...synth import expression_params, identity_params, render, render_batch
+from ...synth.render import MAX_SIZE, MIN_SIZE
 
 BASELINE = "render (1 process, masks)"
 
@@ -40,9 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _machine() -> dict:
-    import cv2
-    import torch
-
     return {"cpu_count": os.cpu_count(), "torch": torch.__version__, "device": "cpu",
             "opencv": cv2.__version__, "cv2_threads": cv2.getNumThreads(), "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
@@ -69,13 +74,6 @@ def run(args) -> int:
     Raises:
         LatentEditError: for bad sizes, counts or worker numbers.
     """
-    from PIL import Image
-
-    from ..._io import atomic_write_json
-    from ...synth import expression_params, identity_params, render, render_batch
-    from ...synth.generate import _pool
-    from ...synth.render import MAX_SIZE, MIN_SIZE
-
     if args.n < 4:
         raise LatentEditError(f"--n must be at least 4, got {args.n}")
     if args.workers < 1:
@@ -92,7 +90,8 @@ def run(args) -> int:
     pool = None
     if args.workers > 1:
         t = time.perf_counter()
-        pool = _pool(args.workers)
+        # spawned, as render_batch's own pool is (forking a parent that holds torch/cv2 threads is unsafe)
+        pool = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
         render_batch(ids[:args.workers * 2], exs[:args.workers * 2], min(args.sizes), args.workers, pool=pool)
         pool_start_s = time.perf_counter() - t
     try:

@@ -14,10 +14,22 @@ because absolute numbers on a shared machine depend on its load (reported as ``l
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import platform
+import resource
 import time
 from typing import Any
+
+import numpy as np
+import torch
+
+from ..._io import atomic_write_json
+from ...errors import LatentEditError
+from ...models import ModelConfig, SwapAutoencoder
+from ...train import TrainConfig, Trainer
+from ...train.data import IdentityData, ellipse_mask
+from ...train.distributed import DistInfo, resolve_device
 
 #: Throughputs the brief quotes for peer projects on a 2-core machine (not measured here).
 PEER_REFERENCE = {
@@ -42,11 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _synthetic_data(size: int, n: int = 48):
-    import numpy as np
-    import torch
-
-    from ...train.data import IdentityData, ellipse_mask
-
     g = torch.Generator().manual_seed(0)
     face = torch.from_numpy(np.round(ellipse_mask(size) * 255).astype(np.uint8))
     out = {}
@@ -58,10 +65,6 @@ def _synthetic_data(size: int, n: int = 48):
 
 
 def _peak_mb(device) -> float:
-    import resource
-
-    import torch
-
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2 ** 20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -70,12 +73,6 @@ def _peak_mb(device) -> float:
 def _measure(kind: str, size: int, batch: int, steps: int, warmup: int, threads: int | None,
              device: str) -> dict[str, Any]:
     """One measurement (runs in a child process)."""
-    import torch
-
-    from ...models import ModelConfig, SwapAutoencoder
-    from ...train import TrainConfig, Trainer
-    from ...train.distributed import DistInfo, resolve_device
-
     dev = resolve_device(device)
     torch.set_num_threads(threads or os.cpu_count() or 1)
     data = _synthetic_data(size)
@@ -127,8 +124,6 @@ def _measure(kind: str, size: int, batch: int, steps: int, warmup: int, threads:
 
 def _decode_latency(model, dev, reps: int = 15) -> dict[str, float]:
     """Median ms of one ``decode(z, "B")`` for a single face (the editor's slider path)."""
-    import torch
-
     model.eval()
     z = torch.randn(1, model.latent_dim, device=dev)
     res = {}
@@ -155,8 +150,6 @@ def _child(args: tuple, queue) -> None:
 
 
 def _run_isolated(*args) -> dict[str, Any]:
-    import multiprocessing as mp
-
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(args, q))
@@ -164,17 +157,12 @@ def _run_isolated(*args) -> dict[str, Any]:
     res = q.get()
     p.join()
     if "error" in res:
-        from ...errors import LatentEditError
         raise LatentEditError(f"bench train ({args[0]}, {args[1]} px) failed: {res['error']}")
     return res
 
 
 def run(args: argparse.Namespace) -> int:
     """Measure, print a table, optionally write JSON. Returns 0."""
-    import torch
-
-    from ..._io import atomic_write_json
-
     load_before = os.getloadavg()
     t0 = time.time()
     rows = []
@@ -192,7 +180,6 @@ def run(args: argparse.Namespace) -> int:
         dec = f"{r['decode_ms_channels_last']:.1f}" if "decode_ms_channels_last" in r else "-"
         print(f"{r['size']:>5} {r['variant']:<9} {r['img_per_s']:>7.1f} {r['speedup_vs_baseline']:>7.2f} "
               f"{r['peak_mb']:>8.0f} {r['params'] / 1e6:>8.2f}M {dec:>10}")
-    from ...train.distributed import resolve_device
     result = {
         "benchmark": "train",
         "machine": {"cpu_count": os.cpu_count(), "torch": torch.__version__, "device": str(resolve_device(args.device)),
