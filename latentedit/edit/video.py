@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from ..errors import LatentEditError
 from ..faces import detect_faces
-from ..faces.align import alignment_affine, transform_points
+from ..preprocess import ALIGN_INDICES, similarity_transform, transform_points
 from ..merge import smooth_affines, smooth_sequence, warp_to_crop, write_video
 from ..video_io import iter_frames, video_info
 from .results import EditResult, Face
@@ -70,8 +70,9 @@ def iter_video(editor, path: str | os.PathLike, recipe: Recipe, batch_size: int 
     if not has.any():
         raise LatentEditError(f"{path}: no face found in any of its {len(lms)} frames")
     affines = np.full((len(lms), 2, 3), np.nan, np.float32)
+    target = editor.alignment_target[ALIGN_INDICES]  # frames are framed like the Editor frames photos
     for t in np.flatnonzero(has):
-        affines[t] = alignment_affine(lms[t], s)
+        affines[t] = similarity_transform(lms[t][ALIGN_INDICES].astype(np.float64), target)
     affines = smooth_affines(affines, smooth) if smooth > 0 else affines
 
     # pass 2: crops at the smoothed alignment, encoded in batches
