@@ -29,27 +29,13 @@ from .folder import (CONFIG_NAME, DISC_NAME, FORMAT_VERSION, MODEL_CLASS, MODEL_
 
 
 def from_pretrained(directory: str | os.PathLike, device: str | torch.device | None = None) -> SwapAutoencoder:
-    """Rebuild a :class:`SwapAutoencoder` from a model folder and load its weights strictly.
+    """Rebuild a :class:`SwapAutoencoder` from a model folder and load its weights strictly:
+    :func:`~latentedit.models.folder.load_pretrained` with the model class (its docstring lists the
+    checks and the errors, all :class:`~latentedit.errors.ModelFormatError`).
 
     Args:
         directory: folder written by :func:`save_pretrained`.
         device: target device (default CPU). The model is returned in eval mode.
-
-    Returns:
-        The model.
-
-    The model's identity is its weights: ``model.model_id`` is computed from the loaded tensors
-    (boundaries are checked against that, never against ``config.json``). A ``"model_id"`` in
-    ``config.json`` that differs from the weights' is refused: the two files do not belong
-    together (a torn copy, or a config edited to pass as another model). A config without the
-    field (older or hand-made folders) loads.
-
-    Raises:
-        ModelFormatError: naming the file (see :func:`read_config`; also missing or
-            mismatched weights, a ``model_id`` that is not the weights', or a folder that does not
-            verify against its ``MANIFEST.sha256``; see :mod:`latentedit.manifest`).
-        PreprocessingMismatchError: (a ModelFormatError) the model was trained with another
-            preprocessing contract than this latentedit's (the message names the field and the fix).
     """
     return load_pretrained(SwapAutoencoder, directory, device=device)
 
