@@ -11,7 +11,7 @@ import json
 import os
 
 from ..errors import LatentEditError
-from ..models.config import LIMITS
+from ..models.config import LIMITS, SUPPORTED_RESOLUTIONS
 from ..train import train
 from ..train.config import TrainConfig
 from ..train.data import parse_data_spec
@@ -114,7 +114,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generic", metavar="DIR[@LABEL]", default=defaults.generic,
                    help="many-identity FaceSet for an extra 'generic' decoder")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder (must be new unless --resume)")
-    p.add_argument("--size", type=int, default=defaults.size, choices=(64, 128, 256), help="model resolution")
+    p.add_argument("--size", type=int, default=defaults.size, choices=SUPPORTED_RESOLUTIONS, help="model resolution")
     for f in dataclasses.fields(TrainConfig):
         if f.name in _SPECIAL:
             continue

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import LatentEditError
-from ..models.config import GENERIC, ModelConfig
+from ..models.config import GENERIC, SUPPORTED_RESOLUTIONS, ModelConfig
 from ..models.discriminators import LATENT_DISC_MODES
 
 #: Options that may change between a run and its ``--resume`` (they do not change the maths).
@@ -95,8 +95,8 @@ class TrainConfig:
         for name in self.data:
             if name == GENERIC:
                 raise bad("data", f"{GENERIC!r} is reserved for --generic")
-        if self.size not in (64, 128, 256):
-            raise bad("size", f"must be 64, 128 or 256, got {self.size}")
+        if self.size not in SUPPORTED_RESOLUTIONS:
+            raise bad("size", f"must be one of {', '.join(map(str, SUPPORTED_RESOLUTIONS))}, got {self.size}")
         for f in ("steps", "batch", "checkpoint_every", "preview_every", "log_every", "keep_checkpoints"):
             if getattr(self, f) < 1:
                 raise bad(f, f"must be ≥ 1, got {getattr(self, f)}")

@@ -24,7 +24,7 @@ from ..._io import atomic_write_json, read_image
 from ...edit import Editor, Recipe
 from ...latent import Boundary
 from ...merge import warp_to_crop
-from ...models import ModelConfig, SwapAutoencoder
+from ...models import SUPPORTED_RESOLUTIONS, ModelConfig, SwapAutoencoder
 from .markdown import cpu_machine_info
 
 DEFAULT_PHOTO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swap_pair" / "A_KatieHill" / "0001.jpg"
@@ -32,7 +32,7 @@ DEFAULT_PHOTO = Path(__file__).resolve().parents[2].parent / "shared" / "data" /
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the benchmark's options."""
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--resolutions", type=int, nargs="+", default=list(SUPPORTED_RESOLUTIONS))
     parser.add_argument("--model", default=None, help="a model folder to time instead of the default architecture")
     parser.add_argument("--photo", default=str(DEFAULT_PHOTO), help="photo to edit (a synthetic frame if absent)")
     parser.add_argument("--moves", type=int, default=40, help="timed slider moves per resolution (default 40)")

@@ -26,7 +26,7 @@ import torch
 
 from ..._io import atomic_write_json
 from ...errors import LatentEditError
-from ...models import ModelConfig, SwapAutoencoder
+from ...models import SUPPORTED_RESOLUTIONS, ModelConfig, SwapAutoencoder
 from ...train import TrainConfig, Trainer
 from ...train.data import IdentityData, ellipse_mask
 from ...train.distributed import DistInfo, resolve_device
@@ -43,7 +43,7 @@ TARGETS = {"64": 28.0, "128": 7.0}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the benchmark's options."""
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], choices=(64, 128, 256),
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], choices=SUPPORTED_RESOLUTIONS,
                         help="resolutions to measure (default: 64 128)")
     parser.add_argument("--batch", type=int, default=16, help="images per identity per step (default 16)")
     parser.add_argument("--steps", type=int, default=4, help="timed steps per measurement (default 4)")
