@@ -13,7 +13,8 @@ import pytest
 from latentedit._io import read_image, write_image
 from tests.test_app_fixtures import make_tiny_model, sample_photo
 
-gradio_client = pytest.importorskip("gradio_client")
+gradio_client = pytest.importorskip(
+    "gradio_client", reason="needs gradio_client from the dev extra; runs once `pip install -e '.[dev]'` installed it")
 from gradio_client import Client, handle_file  # noqa: E402
 
 MAX_FILE = 300_000   # bytes; the server refuses larger uploads

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+_WHY = "needs the export extra; runs once `pip install -e '.[export]'` (or .[dev]) has installed onnx and onnxruntime"
+pytest.importorskip("onnx", reason=_WHY)
+ort = pytest.importorskip("onnxruntime", reason=_WHY)
 
 from latentedit.errors import LatentEditError  # noqa: E402
 

@@ -18,7 +18,7 @@ N = 25
 
 
 def test_real_video_extract_merge_round_trip(tmp_path):
-    extract_mod = pytest.importorskip("latentedit.faces.extract")
+    from latentedit.faces.extract import extract
     from latentedit.errors import ModelFormatError
     from latentedit.merge import crop_mask, faces_from_faceset, merge_video, write_video
     from latentedit.video_io import iter_frames, video_info
@@ -30,7 +30,7 @@ def test_real_video_extract_merge_round_trip(tmp_path):
     cut = write_video((f for _, f in itertools.islice(iter_frames(src), N)), clip, fps=info.fps, audio_from=src)
     assert cut.n_frames == N and cut.audio_codec == "aac" and cut.audio_copied
     try:
-        summary = extract_mod.extract([clip], tmp_path / "faces", size=256, descriptor=False, progress=False)
+        summary = extract([clip], tmp_path / "faces", size=256, descriptor=False, progress=False)
     except ModelFormatError as exc:  # stops skipping once face_recognition_models is installed (pyproject dep)
         pytest.skip(f"dlib model files missing ({exc}); runs once face-recognition-models is installed "
                     "(pip install -e '.[dev]' installs it)")

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 
 import latentedit.manifest as manifest_mod
 from latentedit.cli.main import main
@@ -191,7 +192,7 @@ def test_symlinked_parent_folder_outside_refused(manifested, tmp_path, no_hashin
 
 def test_fifo_entry_refused_without_blocking(manifested, no_hashing):
     if not hasattr(os, "mkfifo"):
-        pytest.skip("no FIFOs on this platform")
+        pytest.skip("no os.mkfifo on this platform (Windows); runs on every POSIX system")
     os.mkfifo(manifested / "pipe")
     add_entry(manifested, "pipe")
     box = run_with_timeout(verify_manifest, manifested)
@@ -332,7 +333,6 @@ def test_manifest_command_line(manifested, capsys):
 def test_save_pretrained_over_a_manifested_model_keeps_it_loadable(manifested):
     model = load_model(manifested)
     before = model.model_id
-    torch = pytest.importorskip("torch")
     with torch.no_grad():
         next(model.parameters()).add_(0.5)  # new weights
     save_pretrained(model, manifested, overwrite=True)

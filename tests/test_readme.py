@@ -40,7 +40,8 @@ def readme_table_commands() -> list[str]:
 
 def _inputs(folder: Path) -> None:
     """The inputs the table assumes you have: a photo, a folder of photos and a clip."""
-    av = pytest.importorskip("av")
+    av = pytest.importorskip(
+        "av", reason="needs PyAV from the video extra; runs once `pip install -e '.[video]'` (or .[dev]) installed it")
     photo = np.asarray(Image.open(SAMPLES_DIR / "synth_smile.png").convert("RGB"))
     Image.fromarray(photo).save(folder / "photo.jpg", quality=95)
     (folder / "photos").mkdir()

@@ -29,7 +29,7 @@ from latentedit.cli.main import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "docs" / "RELIABILITY.md"
-NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA; the case needs none")
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, and the case is a run without it; runs on any machine without a GPU (CI)")
 
 
 # ----------------------------------------------------------------------------------------- world
@@ -208,7 +208,8 @@ def _unwritable(t: Path) -> Path:
 
 ROOT_SKIP = pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
                                reason="runs as root, where chmod 0o500 does not stop writes (the /proc and "
-                                      "below-a-file cases cover unwritable outputs as root)")
+                                      "below-a-file cases cover unwritable outputs as root); runs as any "
+                                      "non-root user")
 
 
 # ------------------------------------------------------------------------------------------ cases

@@ -136,7 +136,8 @@ class Editor:
         model = load_model(model_dir, device)
         if boundaries is None:
             folder = model_folder(model_dir) / "boundaries"
-            boundaries = load_boundaries(folder, model) if folder.is_dir() else {}
+            # load_model verified the whole folder against its manifest, boundaries/ included
+            boundaries = load_boundaries(folder, model, verify=False) if folder.is_dir() else {}
         elif not isinstance(boundaries, dict):
             boundaries = load_boundaries(boundaries, model)
         # align photos the way the training crops were framed (alignment_template.json), if recorded

@@ -273,13 +273,15 @@ def _verify_in_manifest(directory: Path, paths: list[Path]) -> None:
         verify_manifest(owner, only=paths)
 
 
-def load_boundaries(directory: str | os.PathLike, model=None) -> dict[str, Boundary]:
+def load_boundaries(directory: str | os.PathLike, model=None, *, verify: bool = True) -> dict[str, Boundary]:
     """Load every ``*.json`` boundary in ``directory``.
 
     Args:
         directory: a boundaries folder.
         model: a model (its ``model_id`` and ``config.latent_dim`` are checked), a model id string,
             or None to skip the check.
+        verify: check the files against the model folder's ``MANIFEST.sha256`` (False: the caller
+            has just verified the whole model folder, boundaries included).
 
     Returns:
         attribute name → :class:`Boundary`, sorted by name.
@@ -292,7 +294,8 @@ def load_boundaries(directory: str | os.PathLike, model=None) -> dict[str, Bound
     directory = Path(directory)
     if not directory.is_dir():
         raise ModelFormatError(f"{directory}: boundaries folder not found")
-    _verify_in_manifest(directory, [directory])  # a boundary dropped into a manifested model is refused
+    if verify:  # a boundary dropped into a manifested model is refused
+        _verify_in_manifest(directory, [directory])
     model_id, dim = _model_identity(model)
     out: dict[str, Boundary] = {}
     for jpath in sorted(directory.glob("*.json")):

@@ -16,7 +16,6 @@ makes swapping (encode A, decode with B) and linear latent editing work.
 from __future__ import annotations
 
 import os
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -240,8 +239,3 @@ class SwapAutoencoder(nn.Module):
                 format_version, a different class, or weights that do not match the config.
         """
         return load_pretrained(cls, directory, device=device)
-
-
-def decoder_names(model: SwapAutoencoder, exclude: Sequence[str] = ()) -> list[str]:
-    """Decoder names of ``model`` minus ``exclude``."""
-    return [n for n in model.identities if n not in exclude]
