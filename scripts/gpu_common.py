@@ -175,6 +175,11 @@ def run_name(recipe: dict, dry_run: bool) -> str:
     return recipe["name"] + ("_dryrun" if dry_run else "")
 
 
+#: ``--steps`` for a run that stops at its deadline, not at a step count: the largest value
+#: ``latentedit train --steps`` accepts (``latentedit.cli.train._STEPS_MAX``; a test keeps them equal).
+UNBOUNDED_STEPS = 100_000_000
+
+
 def train_argv(recipe: dict, data_dir: str, out: str, dry_run: bool, steps: int, compile_: bool) -> list[str]:
     """``latentedit train`` arguments of the recipe (dry runs: the recipe's tiny overrides)."""
     opts = dict(recipe["train"], **recipe["runtime"])

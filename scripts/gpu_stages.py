@@ -378,7 +378,7 @@ def stage_train(args: dict, out: Path) -> int:
             rec.set(resumed=None)
             print(f"gpu_check: no carried state: {run.name} starts at step 0", flush=True)
         start = rec.data["resumed"]["step"] if rec.data["resumed"] else 0
-        steps = start + args["max_steps"] if args.get("max_steps") else 1_000_000_000
+        steps = start + args["max_steps"] if args.get("max_steps") else gc.UNBOUNDED_STEPS
         argv = gc.train_argv(args["recipe"], args["data"], str(run), args["dry_run"], steps, args["compile"])
         if rec.data["resumed"]:
             argv.append("--resume")

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rebuilt {got['folders']['train']['faces']} training and {got['folders']['heldout']['faces']} "
                   f"held-out faces under {args.data} (pixel checksum {got['decoded_sha256_ok']})")
             target = run or args.run_root / recipe["name"]
-            argv = gc.train_argv(recipe, str(args.data / "train"), str(target), False, 1_000_000_000, False)
+            argv = gc.train_argv(recipe, str(args.data / "train"), str(target), False, gc.UNBOUNDED_STEPS, False)
             print("continue it here with: latentedit " + " ".join(argv) + " --resume")
         if args.no_carry:
             return 0

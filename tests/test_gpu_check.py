@@ -132,3 +132,10 @@ def test_dry_run_end_to_end_and_resume(tmp_path):
     steps = [json.loads(ln)["step"] for ln in metrics.read_text().splitlines()]
     assert steps == sorted(steps) and steps[0] <= 6 < steps[-1] == 12
     _returned_files_ok(out2)
+
+
+def test_unbounded_steps_is_accepted_by_train():
+    """The GPU run passes ``--steps UNBOUNDED_STEPS``: the CLI must accept it (1e9 was refused)."""
+    from latentedit.cli.train import _STEPS_MAX
+
+    assert gc.UNBOUNDED_STEPS == _STEPS_MAX
