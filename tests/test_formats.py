@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from latentedit.edit.recipe import RECIPE_FORMAT, Recipe, RecipeError
+from latentedit.edit.recipe import MergeOptions, RECIPE_FORMAT, Recipe, RecipeError
 from latentedit.errors import FaceSetError, ModelFormatError
 from latentedit.faceset import FACESET_FORMAT, HEADER_NAME, FaceSet
 from latentedit.formats import MAX_JSON_BYTES, FileFormat
@@ -87,11 +87,20 @@ def test_each_format_keeps_its_callers_exception():
 def test_recipes_round_trip_and_old_recipes_load(tmp_path):
     recipe = Recipe(edits={"smile": 1.5}, hold=["mouth_open"])
     saved = json.loads(recipe.to_json())
-    assert saved["kind"] == "latentedit.recipe" and saved["format_version"] == 1
-    assert Recipe.from_json(recipe.to_json()).edits == {"smile": 1.5}
-    old = {"format_version": 1, "edits": {"smile": 1.0}}   # written before 'kind' existed
+    assert saved["kind"] == "latentedit.recipe" and saved["format_version"] == 2
+    assert saved["merge"]["mode"] == "detail"
+    assert Recipe.from_json(recipe.to_json()) == recipe
+    old = {"format_version": 1, "edits": {"smile": 1.0}}   # written before 'kind' and detail mode existed
     assert Recipe.from_dict(old).edits == {"smile": 1.0}
-    assert Recipe.from_dict({"edits": {"smile": 1.0}}).edits == {"smile": 1.0}  # by hand: no header at all
+    assert Recipe.from_dict(old).merge.mode == "replace"   # a v1 recipe keeps the picture it gave
+    assert Recipe.from_dict({"format_version": "1", "merge": {"color": "lct"}}).merge == MergeOptions(
+        mode="replace", color="lct")
+    with pytest.raises(RecipeError, match="merge.mode' needs format_version 2"):
+        Recipe.from_dict({"format_version": 1, "merge": {"mode": "detail"}})
+    by_hand = Recipe.from_dict({"edits": {"smile": 1.0}})   # no header at all: today's defaults
+    assert by_hand.edits == {"smile": 1.0} and by_hand.merge.mode == "detail"
+    with pytest.raises(RecipeError, match="unknown merge mode 'warp'"):
+        Recipe.from_dict({"merge": {"mode": "warp"}})
     with pytest.raises(RecipeError, match="field 'kind' is 'latentedit.boundary'"):
         Recipe.from_dict({"kind": "latentedit.boundary", "edits": {}})
 

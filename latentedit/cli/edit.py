@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..edit.editor import Editor
 from ..edit.output import edit_to_folder
-from ..edit.recipe import (BLEND_MODES, COLOR_MODES, MAX_ALPHA, MAX_MASK_PIXELS, RECIPE_REGIONS, Recipe, RecipeError,
-                           parse_assignment)
+from ..edit.recipe import (BLEND_MODES, COLOR_MODES, MAX_ALPHA, MAX_MASK_PIXELS, MERGE_MODES, RECIPE_REGIONS,
+                           Recipe, RecipeError, parse_assignment)
 from ..errors import LatentEditError
 from ..media import IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, VIDEO_EXTENSIONS, describe_accepted
 from ._checks import bounded_float, bounded_int, check_output_dir
@@ -52,7 +52,14 @@ def add_common_arguments(p, identity_required: bool) -> None:
     p.add_argument("--identity", required=identity_required, default=None,
                    help="decoder to render with" + ("" if identity_required else " (default: the reconstruction "
                                                                                  "decoder)"))
-    p.add_argument("--color", choices=COLOR_MODES, default=None, help="colour transfer (default rct)")
+    if not identity_required:  # a swap is new texture: it always re-renders the face
+        p.add_argument("--mode", choices=MERGE_MODES, default=None,
+                       help="detail = warp the real photo, keeping its resolution and the person (default); "
+                            "replace = paste the model's decoded face")
+        p.add_argument("--appearance", type=bounded_float(0.0, 1.0), default=None,
+                       help="detail mode: share of what the warp cannot show (teeth, shading) taken from the "
+                            "decode, 0..1 (default 1)")
+    p.add_argument("--color", choices=COLOR_MODES, default=None, help="replace mode: colour transfer (default rct)")
     p.add_argument("--blend", choices=BLEND_MODES, default=None, help="blend mode (default alpha)")
     p.add_argument("--erode", type=bounded_int(-MAX_MASK_PIXELS, MAX_MASK_PIXELS), default=None,
                    help=f"mask erosion in crop pixels, -{MAX_MASK_PIXELS}..{MAX_MASK_PIXELS} (negative dilates; "
@@ -84,8 +91,8 @@ def build_recipe(args):
         edits[name] = alpha
     hold = list(dict.fromkeys(list(recipe.hold) + list(args.hold)))
     merge = recipe.merge
-    for fld in ("color", "blend", "erode", "feather"):
-        if getattr(args, fld) is not None:
+    for fld in ("mode", "appearance", "color", "blend", "erode", "feather"):
+        if getattr(args, fld, None) is not None:
             merge = replace(merge, **{fld: getattr(args, fld)})
     try:
         return Recipe(edits=edits, hold=hold, region=args.region or recipe.region,

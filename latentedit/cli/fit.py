@@ -10,6 +10,8 @@ from ..faceset import FaceSet
 from ..latent.boundary import check_attribute_name
 from ..latent.encode import LatentTable, encode_faceset
 from ..latent.fitter import BoundaryFitter, METHODS
+from ..latent.landmark_head import fit_landmark_head
+from ..preprocess import rescale_landmarks
 from ..manifest import manifest_owners, verify_manifest
 from ._checks import bounded_float, bounded_int, check_output_dir, seed_arg
 
@@ -28,7 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="pretrained model folder or training run folder")
     p.add_argument("faceset", metavar="FACESET", nargs="?", default=None,
                    help="FaceSet folder to encode (not needed with --latents)")
-    p.add_argument("--attribute", nargs="+", required=True, metavar="NAME", help="attributes to fit")
+    p.add_argument("--attribute", nargs="+", default=[], metavar="NAME", help="attributes to fit")
+    p.add_argument("--landmark-head", action="store_true",
+                   help="also fit the landmark head detail mode moves the photo with (needs FACESET with "
+                        "landmarks; written into the model folder)")
     p.add_argument("--latents", default=None, help="codes written by `latentedit encode` (skips encoding)")
     p.add_argument("--out", default=None, help="boundaries folder (default: MODEL/boundaries)")
     p.add_argument("--method", choices=METHODS, default="auto",
@@ -52,6 +57,10 @@ def run(args) -> int:
         check_attribute_name(name)
     if (args.faceset is None) == (args.latents is None):
         raise LatentEditError("give either FACESET or --latents (exactly one)")
+    if not args.attribute and not args.landmark_head:
+        raise LatentEditError("nothing to fit: give --attribute NAME... and/or --landmark-head")
+    if args.landmark_head and args.faceset is None:
+        raise LatentEditError("--landmark-head needs FACESET (its landmarks), not --latents")
     out = Path(args.out) if args.out else model_folder(args.model) / "boundaries"
     check_output_dir(out, "--out" if args.out else "boundaries folder")
     if not args.overwrite:
@@ -74,6 +83,8 @@ def run(args) -> int:
         fs = FaceSet(args.faceset)
         table = encode_faceset(model, fs, attributes=needed, batch_size=args.batch, progress=True)
     columns = {n: table.column(n) for n in needed}
+    if args.landmark_head:
+        fit_head(model, fs, table, args.model)
 
     def fitter():
         return BoundaryFitter(method=args.method, ratio=args.ratio, val_fraction=args.val_fraction,
@@ -91,9 +102,25 @@ def run(args) -> int:
         b.save(out, overwrite=args.overwrite)
         rows.append((name, f.method_, "binary" if f.binary_ else "continuous", f.val_accuracy_, f.val_auc_,
                      f.n_train_, f.n_val_, f.std_, ",".join(conds) or "-"))
+    if not rows:
+        return 0
     print(f"{'attribute':<22} {'method':<9} {'labels':<11} {'val_bacc':>8} {'val_auc':>8} {'n_train':>7} "
           f"{'n_val':>6} {'std':>7}  conditioned_on")
     for r in rows:
         print(f"{r[0]:<22} {r[1]:<9} {r[2]:<11} {r[3]:>8.3f} {r[4]:>8.3f} {r[5]:>7d} {r[6]:>6d} {r[7]:>7.3f}  {r[8]}")
     print(f"wrote {len(rows)} boundaries to {out}")
     return 0
+
+
+def fit_head(model, fs: FaceSet, table: LatentTable, model_arg: str) -> None:
+    """Fit and save the landmark head on the FaceSet's faces that have landmarks."""
+    s = int(model.config.resolution)
+    keep = [i for i, r in enumerate(fs.records) if r.landmarks is not None]
+    if len(keep) < 20:
+        raise LatentEditError(f"{fs.root}: --landmark-head needs at least 20 faces with landmarks, "
+                              f"found {len(keep)}")
+    lms = [rescale_landmarks(fs.records[i].landmarks, fs.records[i].size, s) for i in keep]
+    head = fit_landmark_head(table.z[keep], lms, str(model.model_id), s)
+    path = head.save(model_folder(model_arg))
+    print(f"landmark head: held-out error {head.val_error:.2f} px (mean face {head.baseline_error:.2f} px) "
+          f"on {len(keep)} faces -> {path}")

@@ -30,11 +30,13 @@ from ..faces import canonical_landmarks, detect_faces, refine_landmarks
 from ..framing import read_template
 from ..latent.boundary import BoundaryMismatchError, load_boundaries
 from ..media import VIDEO_EXTENSIONS as VIDEO_SUFFIXES  # noqa: F401  (the one list: latentedit.media)
-from ..merge.paste import PastePlan
+from ..merge.paste import PastePlan, warp_to_crop
 from ..models import load_model as _load, resolve_model_dir
 from ..preprocess import align, from_model, rescale_landmarks, resize, to_model, transform_points
 from ._images import _as_image, alignment_template  # noqa: F401  (alignment_template: public via latentedit.edit)
+from ..latent.landmark_head import LandmarkHead
 from .batch import iter_edit
+from .detail import GEOMETRIES, merge_or_fall_back
 from .recipe import Recipe
 from .region import blend_region, region_weights
 from .results import EditResult, Face  # noqa: F401  (public here and via latentedit.edit)
@@ -85,13 +87,20 @@ class Editor:
             faces to, for a model trained on crops framed differently from the canonical
             :func:`~latentedit.faces.align.canonical_landmarks` (e.g. a CelebA import; see
             :func:`alignment_template`). None = the canonical framing.
+        landmark_head: the model's :class:`~latentedit.latent.landmark_head.LandmarkHead` (detail
+            mode's geometry); None = detail mode estimates the move by optical flow between decodes.
+
+    Attributes:
+        detail_geometry: detail mode's geometry estimator, one of
+            :data:`latentedit.edit.detail.GEOMETRIES` (``auto``: the landmark head when there is one).
 
     Raises:
         BoundaryMismatchError: if a boundary belongs to another model.
     """
 
     def __init__(self, model, boundaries: dict | None = None, device=None,
-                 default_identity: str | None = None, template: np.ndarray | None = None) -> None:
+                 default_identity: str | None = None, template: np.ndarray | None = None,
+                 landmark_head: LandmarkHead | None = None) -> None:
         if device is not None:
             model = model.to(resolve_device(device))
         self.model = model.eval()
@@ -116,6 +125,11 @@ class Editor:
             if template.shape != (68, 2) or not np.all(np.isfinite(template)):
                 raise LatentEditError(f"template must be 68×2 finite landmarks, got shape {template.shape}")
         self.template = template
+        if landmark_head is not None and (landmark_head.model_id != mid or landmark_head.latent_dim != dim):
+            raise BoundaryMismatchError(f"the landmark head was fitted on model {landmark_head.model_id!r}, but the "
+                                        f"loaded model is {mid!r}; refit it with `latentedit fit --landmark-head`")
+        self.landmark_head = landmark_head
+        self.detail_geometry = "auto"
         self._normals: dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
@@ -141,7 +155,9 @@ class Editor:
         elif not isinstance(boundaries, dict):
             boundaries = load_boundaries(boundaries, model)
         # align photos the way the training crops were framed (alignment_template.json), if recorded
-        return cls(model, boundaries, template=read_template(model_folder(model_dir), model.resolution))
+        folder = model_folder(model_dir)
+        return cls(model, boundaries, template=read_template(folder, model.resolution),
+                   landmark_head=LandmarkHead.load(folder, str(model.model_id)))
 
     # -- what the model offers ------------------------------------------------------------------
     @property
@@ -350,11 +366,20 @@ class Editor:
         return torch.stack([f._cache[key][1] for f in faces])
 
     def merge(self, frame: np.ndarray, face: Face, edited: np.ndarray, mask: np.ndarray, recipe: Recipe) -> np.ndarray:
-        """Paste an edited crop back into ``frame`` with the recipe's merge options.
+        """Bring an edit into ``frame``: detail mode warps the photo (:mod:`latentedit.edit.detail`),
+        replace mode pastes the edited crop with the recipe's merge options.
 
         Raises:
             LatentEditError: when the merge fails (e.g. the mask is too small for colour statistics).
         """
+        if self.detail_geometry not in GEOMETRIES:
+            raise LatentEditError(f"detail_geometry must be one of {', '.join(GEOMETRIES)}, got {self.detail_geometry!r}")
+        if recipe.merge.mode == "detail":
+            return merge_or_fall_back(self, frame, face, edited, mask, recipe, self._paste)
+        return self._paste(frame, face, edited, mask, recipe)
+
+    def _paste(self, frame: np.ndarray, face: Face, edited: np.ndarray, mask: np.ndarray, recipe: Recipe) -> np.ndarray:
+        """Replace mode: paste the edited crop (colour transfer, mask, feather)."""
         m = recipe.merge
         try:
             # The frame side of the paste (masks, warps, colour statistics) is cached on the face:
@@ -376,8 +401,10 @@ class Editor:
         (edited, mask), = self.render([face], recipe)
         if face.image is None or face.affine is None:
             return EditResult(face=edited, image=edited, source=face.source, recipe=recipe)
-        return EditResult(face=edited, image=self.merge(face.image, face, edited, mask, recipe),
-                          source=face.source, recipe=recipe)
+        image = self.merge(face.image, face, edited, mask, recipe)
+        if recipe.merge.mode == "detail":   # the edited photo's own crop, not the decode
+            edited = warp_to_crop(image, face.affine, self.resolution)
+        return EditResult(face=edited, image=image, source=face.source, recipe=recipe)
 
     def iter_edit(self, inputs, recipe: Recipe, batch_size: int = 32, aligned: bool = False,
                   progress: bool = False, num_workers: int = 0) -> Iterator[EditResult]:
@@ -416,5 +443,7 @@ class Editor:
         Raises:
             RecipeError: for an unknown identity (naming the model's decoders) or a bad recipe.
         """
-        recipe = replace(recipe or Recipe(), identity=identity)
+        recipe = recipe or Recipe()
+        # a new identity is new texture: a swap re-renders the face whatever the recipe's mode
+        recipe = replace(recipe, identity=identity, merge=replace(recipe.merge, mode="replace"))
         return self.edit(inputs, recipe, **kw)

@@ -20,7 +20,13 @@ from ..landmarks import REGIONS
 from ..merge import BLEND_MODES, COLOR_MODES  # one definition of the merge modes
 
 RECIPE_REGIONS = ("none",) + tuple(REGIONS)
-RECIPE_FORMAT_VERSION = 1
+#: Version 2 added ``merge.mode``. A recipe stamped version 1 (saved before detail mode existed) loads
+#: with ``mode: "replace"``, so it gives the picture it gave when it was saved.
+RECIPE_FORMAT_VERSION = 2
+#: How an edit reaches the photo: ``detail`` warps the real photo (and adds only what a warp cannot
+#: express), keeping its resolution and the person; ``replace`` pastes the decoded face (swaps need it:
+#: a new identity is new texture).
+MERGE_MODES = ("detail", "replace")
 #: Largest |alpha| any recipe accepts (CLI ``--set``, recipe files, the API and the app): a step of
 #: 10 std along a normal is far outside the codes the model was trained on and decodes noise, and
 #: ``--set smile=1e30`` would otherwise be accepted silently. The app's sliders span a narrower
@@ -36,14 +42,20 @@ class RecipeError(LatentEditError):
 
 
 #: The recipe file format (a recipe without ``kind``/``format_version``, e.g. written by hand, is
-#: read as version 1).
+#: read as the current version).
 RECIPE_FORMAT = FileFormat("latentedit.recipe", RECIPE_FORMAT_VERSION, error=RecipeError, what="recipe")
 
 
 @dataclass
 class MergeOptions:
-    """How an edited face is merged back into its source image."""
+    """How an edited face is merged back into its source image.
 
+    ``mode`` is one of :data:`MERGE_MODES`; ``color``, ``blend``, ``erode`` and ``feather`` shape the
+    paste of ``replace`` mode (detail mode changes only what the edit moves and needs none of them).
+    """
+
+    mode: str = "detail"           # detail | replace
+    appearance: float = 1.0        # detail mode: share of the decode's unexplained change added (0 = warp only)
     color: str = "rct"             # rct | lct | mkl | idt | sot | none
     blend: str = "alpha"           # alpha | seamless
     erode: int = 0                 # pixels, negative dilates
@@ -55,6 +67,13 @@ class MergeOptions:
         Raises:
             RecipeError: naming ``where`` and the field.
         """
+        if self.mode not in MERGE_MODES:
+            raise RecipeError(f"{where}.mode: unknown merge mode {self.mode!r}; expected one of "
+                              f"{', '.join(MERGE_MODES)}")
+        if isinstance(self.appearance, bool) or not isinstance(self.appearance, (int, float)) \
+                or not 0.0 <= float(self.appearance) <= 1.0:
+            raise RecipeError(f"{where}.appearance: must be a number in 0..1, got {self.appearance!r}")
+        self.appearance = float(self.appearance)
         if self.color not in COLOR_MODES:
             raise RecipeError(f"{where}.color: unknown colour mode {self.color!r}; expected one of "
                               f"{', '.join(COLOR_MODES)}")
@@ -195,8 +214,18 @@ class Recipe:
         unknown = sorted(set(obj) - known)
         if unknown:
             raise RecipeError(f"{where}: unknown field(s) {unknown}; known: {', '.join(sorted(known))}")
-        RECIPE_FORMAT.check(obj, where, default_version=1)
-        merge = _merge_from_dict(obj.get("merge") or {}, f"{where}: field 'merge'")
+        # a recipe without a version (written by hand) gets today's defaults; one stamped version 1
+        # was saved by latentedit before detail mode existed and keeps its picture (replace mode)
+        RECIPE_FORMAT.check(obj, where, default_version=RECIPE_FORMAT_VERSION)
+        version = RECIPE_FORMAT.check_version(obj.get("format_version"), where, default=RECIPE_FORMAT_VERSION)
+        merge_obj = dict(obj.get("merge") or {}) if isinstance(obj.get("merge") or {}, dict) else obj.get("merge")
+        if version < 2 and isinstance(merge_obj, dict):
+            for new in ("mode", "appearance"):
+                if new in merge_obj:
+                    raise RecipeError(f"{where}: field 'merge.{new}' needs format_version 2 (the file says "
+                                      f"{version})")
+            merge_obj["mode"] = "replace"   # version 1 had only the paste of the decoded face
+        merge = _merge_from_dict(merge_obj, f"{where}: field 'merge'")
         edits = obj.get("edits") or {}
         hold = obj.get("hold") or []
         recipe = cls.__new__(cls)
@@ -261,7 +290,7 @@ def _merge_from_dict(obj: Any, where: str) -> MergeOptions:
         return obj.validate(where)
     if not isinstance(obj, dict):
         raise RecipeError(f"{where}: expected an object, got {type(obj).__name__}")
-    known = {"color", "blend", "erode", "feather"}
+    known = {"mode", "appearance", "color", "blend", "erode", "feather"}
     unknown = sorted(set(obj) - known)
     if unknown:
         raise RecipeError(f"{where}: unknown field(s) {unknown}; known: {', '.join(sorted(known))}")

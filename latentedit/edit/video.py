@@ -78,10 +78,13 @@ def iter_video(editor, path: str | os.PathLike, recipe: Recipe, batch_size: int 
     # pass 2: crops at the smoothed alignment, encoded in batches
     crops: list[np.ndarray] = []
     crop_lms = np.full_like(lms, np.nan)
+    # detail mode pins its warp to the landmarks: smoothed like the affines, the warp does not jitter
+    warp_lms = smooth_sequence(lms.reshape(len(lms), -1), smooth).reshape(lms.shape) \
+        if smooth > 0 and recipe.merge.mode == "detail" else lms
     for t, frame in iter_frames(path):
         if t < len(has) and has[t]:
             crops.append(warp_to_crop(frame, affines[t], s))
-            crop_lms[t] = transform_points(lms[t], affines[t])
+            crop_lms[t] = transform_points(warp_lms[t], affines[t])
     z_valid = editor.encode_crops(crops, batch_size=batch_size).numpy()
     z = np.full((len(lms), z_valid.shape[1]), np.nan, np.float32)
     z[has] = z_valid
