@@ -19,6 +19,7 @@ BENCHMARKS = {
     "merge": "merge speed (ms per 512-px frame) per colour mode",
     "boundaries": "boundary fitting time and accuracy vs scikit-learn's linear SVC",
     "edit": "slider-move latency p50/p95 and batch edit throughput",
+    "realedit": "smile edit of real photos vs the person's real smile, detail vs replace mode (dlib measures)",
     "app": "app latency through a real client, 1 and 8 concurrent clients",
     "quality": "reconstruction, swap and edit quality (BENCHMARKS.md tables)",
     "landmark-scores": "landmark attribute scores against CelebA's labels (held-out ROC AUC)",

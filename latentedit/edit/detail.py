@@ -34,6 +34,8 @@ from .region import region_weights
 GEOMETRIES = ("auto", "landmarks", "flow")
 #: Upsampling of the decodes before optical flow (DIS needs more than 64 px to resolve a mouth).
 FLOW_UPSAMPLE = 4
+#: Flow magnitudes (crop pixels) taken as estimation noise and shrunk to 0.
+FLOW_NOISE = 0.15
 
 
 class DetailFallback(UserWarning):
@@ -74,7 +76,10 @@ def flow_field(plan: DetailPlan, base: np.ndarray, edited: np.ndarray) -> np.nda
     inside = np.zeros((GRID, GRID), np.uint8)
     cv2.fillPoly(inside, [np.round(poly * 16).astype(np.int32)], 1, shift=4)
     fade = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 1.0) * inside
-    return (field * fade[..., None]).astype(np.float32)
+    field = cv2.GaussianBlur(field * fade[..., None], (0, 0), 1.0)
+    # flow between two decodes is never exactly 0; what is below FLOW_NOISE crop px is its noise
+    mag = np.linalg.norm(field, axis=-1, keepdims=True)
+    return (field * np.clip(1.0 - FLOW_NOISE / np.maximum(mag, 1e-9), 0.0, None)).astype(np.float32)
 
 
 def detail_merge(editor, frame: np.ndarray, face, edited: np.ndarray, recipe: Recipe,

@@ -30,6 +30,8 @@ GRID = 33
 #: Largest landmark displacement followed, as a fraction of the crop side; larger moves are clipped
 #: (an edit at the end of a slider can ask for more than a warp of real skin can give gracefully).
 MAX_SHIFT = 0.08
+#: Photo pixels moved by less than this many pixels are left as they are (see :meth:`DetailPlan.apply`).
+STILL = 0.1
 #: Thin-plate-spline regularisation (crop pixels²): keeps the field smooth when landmarks crowd.
 TPS_SMOOTHING = 1e-3
 
@@ -270,13 +272,23 @@ class DetailPlan:
         src = self.photo_xy + d @ self.to_photo_linear.T.astype(np.float32)
         np.clip(src[..., 0], 0, w - 1, out=src[..., 0])                  # never sample outside the photo
         np.clip(src[..., 1], 0, h - 1, out=src[..., 1])
-        warped = cv2.remap(frame, src[..., 0], src[..., 1], cv2.INTER_LINEAR,
+        # bicubic: a bilinear resample at half-pixel offsets halves the photo's fine detail
+        warped = cv2.remap(frame, src[..., 0], src[..., 1], cv2.INTER_LANCZOS4,
                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        extra = None
         if residual is not None:
-            warped += cv2.remap(np.ascontiguousarray(residual, dtype=np.float32), self.crop_xy[..., 0] - 0.5,
-                                self.crop_xy[..., 1] - 0.5, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            extra = cv2.remap(np.ascontiguousarray(residual, dtype=np.float32), self.crop_xy[..., 0] - 0.5,
+                              self.crop_xy[..., 1] - 0.5, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            warped += extra
         before = frame[y0:y1, x0:x1].astype(np.float32)
-        roi = before + self.weight * (warped - before)
+        # pixels the edit moves by less than STILL photo pixels keep their own values: resampling
+        # skin that does not move can only soften it
+        moved = np.linalg.norm(src - self.photo_xy, axis=-1)
+        gate = np.clip((moved - STILL) / STILL, 0.0, 1.0)[..., None]
+        weight = self.weight * gate
+        if residual is not None:
+            weight = np.maximum(weight, self.weight * (np.abs(extra[..., :1]) > 0.5))
+        roi = before + weight * (warped - before)
         out = frame.copy()
         out[y0:y1, x0:x1] = np.clip(np.rint(roi), 0, 255).astype(np.uint8)
         return out

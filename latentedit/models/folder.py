@@ -56,13 +56,28 @@ def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
 
 
+#: Storage dtypes of ``model.safetensors`` (``float16`` halves the file; the model computes in float32).
+WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def _stored(state: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
+    """Floating tensors of ``state`` in the storage dtype (others unchanged)."""
+    want = WEIGHT_DTYPES[dtype]
+    return {k: (v.to(want) if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def _as_loaded(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The state as a float32 model holds it after loading (the model id is computed from this)."""
+    return {k: (v.float() if v.dtype == torch.float16 else v) for k, v in state.items()}
+
+
 #: The files :func:`save_pretrained` owns in a model folder; anything else there is kept.
 _SAVED_FILES = frozenset({CONFIG_NAME, WEIGHTS_NAME, DISC_NAME})
 
 
 def save_pretrained(model: torch.nn.Module, directory: str | os.PathLike,
                     discriminators: Discriminators | None = None, overwrite: bool = False,
-                    extra: dict | None = None) -> Path:
+                    extra: dict | None = None, weights_dtype: str = "float32") -> Path:
     """Write a model folder (see the module docstring) so that ``config.json`` always describes the
     weights beside it, even after a hard kill mid-save.
 
@@ -83,6 +98,8 @@ def save_pretrained(model: torch.nn.Module, directory: str | os.PathLike,
         overwrite: allow replacing the model files of a non-empty folder (other files such as
             ``boundaries/`` are kept; a stale ``discriminators.safetensors`` is removed).
         extra: JSON-serialisable metadata stored under ``"extra"``.
+        weights_dtype: storage dtype of the model's weights, ``float32`` or ``float16`` (half the
+            file; loaded back into float32; the model id is that of the loaded weights).
 
     Returns:
         The folder path.
@@ -91,6 +108,8 @@ def save_pretrained(model: torch.nn.Module, directory: str | os.PathLike,
         LatentEditError: if the folder exists, is not empty and ``overwrite`` is False.
     """
     directory = Path(directory)
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise LatentEditError(f"weights_dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {weights_dtype!r}")
     if directory.exists() and not directory.is_dir():
         raise LatentEditError(f"{directory}: exists and is not a folder")
     if directory.is_dir() and any(directory.iterdir()) and not overwrite:
@@ -101,17 +120,17 @@ def save_pretrained(model: torch.nn.Module, directory: str | os.PathLike,
     if manifested:  # re-saving a manifested model: never bless a tampered folder, keep it loadable
         verify_manifest(directory)
     with atomic_dir(directory, carry=lambda name: name not in _SAVED_FILES) as stage:
-        _write_model_files(model, stage, discriminators, extra)
+        _write_model_files(model, stage, discriminators, extra, weights_dtype)
     if manifested:
         record_written(directory, [directory / name for name in _SAVED_FILES])
     return directory
 
 
 def _write_model_files(model: torch.nn.Module, directory: Path, discriminators: Discriminators | None,
-                       extra: dict | None) -> str:
+                       extra: dict | None, weights_dtype: str = "float32") -> str:
     """Write the weights (and critics) and ``config.json`` into an empty folder; returns the model id."""
-    state = _tensors(model)
-    model_id = weights_sha256(state)[:12]
+    state = _stored(_tensors(model), weights_dtype)
+    model_id = weights_sha256(_as_loaded(state))[:12]
     meta = {"format": "pt", "class": MODEL_CLASS, "model_id": model_id}
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
         save_file(state, str(tmp), metadata=meta)
@@ -128,6 +147,7 @@ def _write_model_files(model: torch.nn.Module, directory: Path, discriminators: 
         "preprocessing": preprocessing_block(cfg.resolution),
         "model": cfg.to_dict(),
         "discriminators": discriminators is not None,
+        "weights_dtype": weights_dtype,
         "extra": extra or {},
     })
     return model_id
@@ -154,7 +174,7 @@ def read_config(directory: str | os.PathLike) -> dict:
     return obj
 
 
-def _load_state(path: Path, module: torch.nn.Module) -> None:
+def _load_state(path: Path, module: torch.nn.Module, stored: str = "float32") -> None:
     if not path.is_file():
         raise ModelFormatError(f"{path}: missing")
     try:
@@ -172,9 +192,10 @@ def _load_state(path: Path, module: torch.nn.Module) -> None:
         if tuple(state[k].shape) != tuple(v.shape):
             raise ModelFormatError(f"{path}: tensor {k!r} has shape {tuple(state[k].shape)}, the config "
                                    f"expects {tuple(v.shape)}")
-        if state[k].dtype != v.dtype:
-            raise ModelFormatError(f"{path}: tensor {k!r} has dtype {state[k].dtype}, expected {v.dtype}")
-    module.load_state_dict(state, strict=True)
+        want = WEIGHT_DTYPES[stored] if v.is_floating_point() else v.dtype
+        if state[k].dtype != want:
+            raise ModelFormatError(f"{path}: tensor {k!r} has dtype {state[k].dtype}, expected {want}")
+    module.load_state_dict(_as_loaded(state), strict=True)
 
 
 def load_pretrained(build: Callable[[ModelConfig], torch.nn.Module], directory: str | os.PathLike,
@@ -209,7 +230,11 @@ def load_pretrained(build: Callable[[ModelConfig], torch.nn.Module], directory: 
     cfg = ModelConfig.from_dict(obj["model"], where=str(directory / CONFIG_NAME))
     check_preprocessing(obj.get("preprocessing"), cfg.resolution, where=str(directory / CONFIG_NAME))
     model = build(cfg)
-    _load_state(directory / WEIGHTS_NAME, model)
+    stored = obj.get("weights_dtype", "float32")
+    if stored not in WEIGHT_DTYPES:
+        raise ModelFormatError(f"{directory / CONFIG_NAME}: field 'weights_dtype' must be one of "
+                               f"{', '.join(WEIGHT_DTYPES)}, got {stored!r}")
+    _load_state(directory / WEIGHTS_NAME, model, stored)
     if "model_id" in obj:
         weights_id = weights_sha256(model.state_dict())[:12]
         if obj["model_id"] != weights_id:
