@@ -170,6 +170,34 @@ def summarize(values: Sequence[float] | torch.Tensor) -> dict[str, float]:
     return {"mean": float(finite.mean()), "std": std, "n": int(t.numel()), "n_inf": n_inf}
 
 
+def temporal_flicker(frames_in: Sequence[np.ndarray], frames_out: Sequence[np.ndarray],
+                     box: tuple[int, int, int, int]) -> dict[str, float]:
+    """Frame-to-frame change of an edited clip inside ``box`` against the input clip's own.
+
+    Args:
+        frames_in, frames_out: the same number (≥ 2) of uint8 ``H×W×3`` frames.
+        box: ``(x0, y0, x1, y1)`` region measured (e.g. the face box).
+
+    Returns:
+        ``{"input", "output", "ratio"}``: mean absolute change between consecutive frames (0..255)
+        of each clip, and output / input (1 = the edit adds no flicker of its own).
+
+    Raises:
+        ValueError: fewer than two frames, or clips of different lengths.
+    """
+    if len(frames_in) != len(frames_out) or len(frames_in) < 2:
+        raise ValueError(f"temporal_flicker: needs two clips of the same length ≥ 2, got {len(frames_in)} and "
+                         f"{len(frames_out)}")
+    x0, y0, x1, y1 = box
+
+    def change(frames):
+        f = np.stack([np.asarray(fr)[y0:y1, x0:x1].astype(np.float32) for fr in frames])
+        return float(np.abs(np.diff(f, axis=0)).mean())
+
+    a, b = change(frames_in), change(frames_out)
+    return {"input": a, "output": b, "ratio": b / a if a > 0 else math.inf}
+
+
 # -- real-face measures (dlib landmarks + identity descriptor) ------------------------------------
 
 @dataclass
