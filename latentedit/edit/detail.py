@@ -28,7 +28,6 @@ from ..landmarks import region_indices
 from ..merge.detail import GRID, DetailError, DetailPlan, appearance_residual, footprint_polygon, motion_weight
 from ..preprocess import from_model
 from .recipe import Recipe
-from .region import region_weights
 
 #: Geometry estimators (``auto``: the landmark head when the model has one, else flow).
 GEOMETRIES = ("auto", "landmarks", "flow")
@@ -124,7 +123,7 @@ def detail_merge(editor, frame: np.ndarray, face, edited: np.ndarray, recipe: Re
         region = recipe.region if recipe.region != "none" else "face"
         # only inside the edit's region, and only where the edit moves the face (a decoder's changes
         # elsewhere — eye colour, skin tone — are its reconstruction error, not the edit)
-        mask = region_weights(face.landmarks, s, region) * motion_weight(field, s)
+        mask = editor._region_mask(face, region) * motion_weight(field, s)
         warped_base = plan.warp_crop(base.astype(np.float32), field)
         residual = strength * appearance_residual(edited.astype(np.float32), warped_base, mask)
     return plan.apply(field, residual, frame=frame)

@@ -31,7 +31,9 @@ GRID = 33
 #: (an edit at the end of a slider can ask for more than a warp of real skin can give gracefully).
 MAX_SHIFT = 0.08
 #: Photo pixels moved by less than this many pixels are left as they are (see :meth:`DetailPlan.apply`).
-STILL = 0.1
+STILL = 0.3
+#: Fixed-point steps inverting the forward spline (its moves are a few pixels: 3 steps converge).
+BACKWARD_ITERATIONS = 3
 #: Thin-plate-spline regularisation (crop pixels²): keeps the field smooth when landmarks crowd.
 TPS_SMOOTHING = 1e-3
 
@@ -84,6 +86,39 @@ def tps_map(src: np.ndarray, dst: np.ndarray, points: np.ndarray, smoothing: flo
     if not np.all(np.isfinite(out)):
         raise DetailError("the warp is not finite")
     return out
+
+
+def tps_operator(ctrl: np.ndarray, points: np.ndarray, smoothing: float = TPS_SMOOTHING) -> np.ndarray:
+    """The linear map from displacements at ``ctrl`` to the thin-plate spline's displacements at ``points``.
+
+    ``tps_operator(c, p) @ d`` equals ``tps_map(c, c + d, p) - p`` for any ``K×2`` displacement ``d``;
+    built once per face, each edit then costs one small matrix product.
+
+    Returns:
+        float64 ``M×K``.
+
+    Raises:
+        DetailError: if the control points are degenerate.
+    """
+    c = np.asarray(ctrl, np.float64)
+    n = len(c)
+    scale = max(float(np.ptp(c, axis=0).max()), 1e-6)
+    s, p = c / scale, np.asarray(points, np.float64) / scale
+    a = np.zeros((n + 3, n + 3))
+    a[:n, :n] = _tps_kernel(s, s) + smoothing * np.eye(n)
+    a[:n, n] = 1.0
+    a[:n, n + 1:] = s
+    a[n, :n] = 1.0
+    a[n + 1:, :n] = s.T
+    try:
+        inv = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise DetailError("the landmarks are degenerate (the warp's system is singular)") from None
+    g = np.hstack([_tps_kernel(p, s), np.ones((len(p), 1)), p])
+    op = g @ inv[:, :n]
+    if not np.all(np.isfinite(op)):
+        raise DetailError("the landmarks are degenerate (the warp is not finite)")
+    return op
 
 
 def footprint_polygon(landmarks: np.ndarray, scale: float = FOOTPRINT_SCALE) -> np.ndarray:
@@ -176,6 +211,9 @@ class DetailPlan:
         g = np.linspace(0.0, s, GRID)
         gx, gy = np.meshgrid(g, g)
         self.grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+        # forward spline (landmarks and anchors fixed as control points): grid displacement = op @ shift
+        self._forward = tps_operator(np.vstack([lm, self.anchors]), self.grid)[:, :68].astype(np.float32)
+        self._grid_coords = (self.grid * ((GRID - 1) / s)).astype(np.float32).reshape(GRID, GRID, 2)
         # the footprint in photo pixels and the region of interest around it
         h, w = frame.shape[:2]
         poly_photo = poly.astype(np.float64) @ inv[:, :2].T + inv[:, 2]
@@ -228,12 +266,16 @@ class DetailPlan:
         Returns:
             float32 ``GRID×GRID×2`` crop-pixel offsets (edited position + offset = source position).
         """
-        d = self.clip_shift(remove_similarity(self.landmarks, self.clip_shift(shift)))
-        moved = self.landmarks + d
-        src = np.vstack([moved, self.anchors])       # backward map: edited positions → original ones
-        dst = np.vstack([self.landmarks, self.anchors])
-        mapped = tps_map(src, dst, self.grid)
-        return (mapped - self.grid).reshape(GRID, GRID, 2).astype(np.float32)
+        d = self.clip_shift(remove_similarity(self.landmarks, self.clip_shift(shift))).astype(np.float32)
+        forward = (self._forward @ d).reshape(GRID, GRID, 2)
+        # invert the forward warp x -> x + F(x) by fixed-point iteration: b(q) = -F(q + b(q))
+        back = -forward
+        for _ in range(BACKWARD_ITERATIONS):
+            at = self._grid_coords + back * ((GRID - 1) / self.size)
+            back = -cv2.remap(forward, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        if not np.all(np.isfinite(back)):
+            raise DetailError("the warp is not finite")
+        return back.astype(np.float32)
 
     def crop_field(self, field: np.ndarray) -> np.ndarray:
         """The grid field sampled at every crop pixel centre (float32 ``S×S×2``)."""
@@ -321,5 +363,5 @@ def appearance_residual(edited: np.ndarray, warped_base: np.ndarray, mask: np.nd
 
 
 __all__ = ["DetailError", "DetailPlan", "appearance_residual", "footprint_polygon", "motion_weight",
-           "remove_similarity", "tps_map",
+           "remove_similarity", "tps_map", "tps_operator",
            "FOOTPRINT_SCALE", "GRID", "MAX_SHIFT"]
