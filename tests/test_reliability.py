@@ -326,6 +326,13 @@ CASES = [
       ["r.json", "erode", "must be in -128..128", "100000"]),
     C("recipe-newer-format", lambda w, t: _edit(w, t, "--recipe", _text(t / "r.json", '{"format_version": 9}')),
       ["r.json", "format_version", "9"]),
+    C("recipe-unknown-merge-mode", lambda w, t: _edit(w, t, "--recipe", _text(t / "r.json", '{"merge": {"mode": "warp"}}')),
+      ["r.json", "'merge'.mode", "unknown merge mode 'warp'", "detail, replace"]),
+    C("recipe-v1-with-mode", lambda w, t: _edit(w, t, "--recipe", _text(
+        t / "r.json", '{"format_version": 1, "merge": {"mode": "detail"}}')), ["r.json", "merge.mode", "format_version 2"]),
+    C("recipe-appearance-out-of-range", lambda w, t: _edit(w, t, "--recipe", _text(
+        t / "r.json", '{"merge": {"appearance": 2}}')), ["r.json", "appearance", "0..1"]),
+    C("edit-mode-unknown", lambda w, t: _edit(w, t, "--mode", "warp"), ["--mode", "invalid choice: 'warp'"]),
     C("recipe-deeply-nested", lambda w, t: _edit(w, t, "--recipe", _text(t / "r.json", "[" * 100000)),
       ["r.json", "malformed JSON", "nested too deeply"]),
     C("recipe-missing-file", lambda w, t: _edit(w, t, "--recipe", t / "nope.json"), ["nope.json", "recipe file not found"]),
@@ -435,6 +442,9 @@ CASES = [
       ["--out", "afile/b", "is a file"]),
     C("fit-out-in-proc", lambda w, t: ["fit", w.model, w.fs, "--attribute", "smile", "--out", "/proc/latentedit_b"],
       ["--out /proc/latentedit_b"]),
+    C("fit-nothing-to-fit", lambda w, t: ["fit", w.model, w.fs], ["nothing to fit", "--landmark-head"]),
+    C("fit-landmark-head-from-latents", lambda w, t: ["fit", w.model, "--latents", t / "z.safetensors",
+                                                      "--landmark-head"], ["--landmark-head needs FACESET"]),
     C("fit-boundaries-exist", lambda w, t: ["fit", w.model, w.fs, "--attribute", "smile"],
       ["boundaries for smile already exist; pass --overwrite"]),
     C("report-out-below-a-file", lambda w, t: ["report", w.model, w.fs, "--attribute", "smile", "--out",
