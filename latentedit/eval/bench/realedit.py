@@ -34,7 +34,10 @@ from ..._io import atomic_write_json, atomic_write_text, write_image
 from ...edit import Editor
 from ...edit.recipe import MERGE_MODES
 from ...errors import LatentEditError
-from ...pretrained import DEFAULT_MODEL, SHIPPED_DIR
+from ...pretrained import SHIPPED_DIR
+
+#: The SynthFaces-trained model the ground-truth part edits (its boundaries are SynthFaces attributes).
+SYNTH_MODEL = "synthfaces64"
 from .markdown import REPO, cpu_machine_info, table
 from .quality_parts import clean_json
 from .realedit_real import edit_set, latency, set_items, variants_for
@@ -67,7 +70,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="faces per set (default all)")
     parser.add_argument("--synth", action=argparse.BooleanOptionalAction, default=True,
                         help="include the SynthFaces ground-truth part (default on; --no-synth skips it)")
-    parser.add_argument("--synth-model", default=str(SHIPPED_DIR / DEFAULT_MODEL), metavar="DIR",
+    parser.add_argument("--synth-model", default=str(SHIPPED_DIR / SYNTH_MODEL), metavar="DIR",
                         help="model for the SynthFaces part (default latentedit/pretrained/synthfaces64)")
     parser.add_argument("--synth-identities", type=int, default=12, help="SynthFaces people (default 12)")
     parser.add_argument("--latency-moves", type=int, default=30, metavar="N",
