@@ -35,14 +35,14 @@ from ...edit import Editor
 from ...edit.recipe import MERGE_MODES
 from ...errors import LatentEditError
 from ...pretrained import SHIPPED_DIR
-
-#: The SynthFaces-trained model the ground-truth part edits (its boundaries are SynthFaces attributes).
-SYNTH_MODEL = "synthfaces64"
 from .markdown import REPO, cpu_machine_info, table
 from .quality_parts import clean_json
 from .realedit_real import edit_set, latency, set_items, variants_for
 from .realedit_report import latency_table, picture_grid, real_table, synth_table
 from .realedit_synth import synth_ground_truth
+
+#: The SynthFaces-trained model the ground-truth part edits (its boundaries are SynthFaces attributes).
+SYNTH_MODEL = "synthfaces64"
 
 DATA = REPO.parent / "shared" / "data"
 #: Smile boundaries looked for, in order, when ``--attribute`` is not given.
