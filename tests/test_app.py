@@ -44,7 +44,12 @@ def test_build_recipe_keeps_nonzero_edits_and_reports_hold_conflicts():
     assert recipe.edits == {"mouth_open": 0.5, "smile": 1.25}
     assert recipe.hold == ["eye_open"]                     # smile is edited, so it is not held
     assert recipe.region == "mouth" and recipe.identity == "B" and recipe.merge.color == "none"
-    assert len(notes) == 1 and "smile" in notes[0]
+    assert len(notes) == 2 and "smile" in notes[0]
+    # decoding as another person is a swap: re-rendered (replace), whatever the edit mode says
+    assert recipe.merge.mode == "replace" and "face swap" in notes[1]
+    same, notes = cb.build_recipe(ATTRIBUTES, [0, 0, 1], [False] * 3, "none", "B", "none", "detail",
+                                  default_identity="B")
+    assert same.merge.mode == "detail" and notes == []
     recipe, _ = cb.build_recipe(ATTRIBUTES, [0, 0, 0], [False] * 3, "none", cb.DEFAULT_IDENTITY, "rct")
     assert recipe.edits == {} and recipe.identity is None
 
@@ -62,11 +67,24 @@ def test_build_recipe_rejects_bad_controls(region, color, values, match):
 
 
 def test_recipe_json_round_trips_through_the_controls():
-    recipe, _ = cb.build_recipe(ATTRIBUTES, [-1.5, 0.0, 2.0], [False, True, False], "eyes", "A", "mkl")
+    recipe, _ = cb.build_recipe(ATTRIBUTES, [-1.5, 0.0, 2.0], [False, True, False], "eyes", "A", "mkl", "replace")
     parsed = cb.parse_recipe(recipe.to_json(), ATTRIBUTES, ["A", "B"], "r.json")
-    values, holds, region, identity, color = cb.recipe_to_controls(parsed, ATTRIBUTES)
+    values, holds, region, identity, color, mode = cb.recipe_to_controls(parsed, ATTRIBUTES)
     assert values == [-1.5, 0.0, 2.0] and holds == [False, True, False]
-    assert (region, identity, color) == ("eyes", "A", "mkl")
+    assert (region, identity, color, mode) == ("eyes", "A", "mkl", "replace")
+
+
+def test_edit_mode_goes_into_the_recipe():
+    from latentedit.edit.recipe import MERGE_MODES, MergeOptions
+
+    assert cb.MERGE_MODES == MERGE_MODES and set(cb.MODE_LABELS) == set(MERGE_MODES)
+    default, _ = cb.build_recipe(ATTRIBUTES, [0, 0, 1], [False] * 3, "none", None, "rct")
+    assert default.merge.mode == MergeOptions().mode == cb.DEFAULT_MODE
+    for mode in MERGE_MODES:
+        recipe, _ = cb.build_recipe(ATTRIBUTES, [0, 0, 1], [False] * 3, "none", None, "rct", mode)
+        assert recipe.to_dict()["merge"]["mode"] == mode
+    with pytest.raises(LatentEditError, match="unknown edit mode 'blend'"):
+        cb.build_recipe(ATTRIBUTES, [0, 0, 1], [False] * 3, "none", None, "rct", "blend")
 
 
 @pytest.mark.parametrize("text,match", [
@@ -119,8 +137,8 @@ def test_find_faces_on_a_photo_an_aligned_crop_and_a_blank_image(editor, photo):
 def test_mouth_region_edit_changes_only_the_mouth(editor, photo):
     image = read_image(photo)
     faces = cb.find_faces(editor, image, False, "person.png")
-    base, _ = cb.build_recipe(ATTRIBUTES, [0, 0, 0], [False] * 3, "mouth", None, "rct")
-    moved, _ = cb.build_recipe(ATTRIBUTES, [0, 0, 2.5], [False] * 3, "mouth", None, "rct")
+    base, _ = cb.build_recipe(ATTRIBUTES, [0, 0, 0], [False] * 3, "mouth", None, "rct", "replace")
+    moved, _ = cb.build_recipe(ATTRIBUTES, [0, 0, 2.5], [False] * 3, "mouth", None, "rct", "replace")
     a = cb.apply_edit(editor, faces, 0, base).image.astype(np.int32)
     b = cb.apply_edit(editor, faces, 0, moved).image.astype(np.int32)
     assert a.shape == image.shape
@@ -243,14 +261,21 @@ def test_build_app_makes_one_slider_and_hold_box_per_boundary(editor, tmp_path):
 
     demo = build_app(editor, work_dir=str(tmp_path))
     assert isinstance(demo, gr.Blocks)
-    sliders = {b.label: b for b in demo.blocks.values() if isinstance(b, gr.Slider)}
-    assert set(sliders) == set(ATTRIBUTES)
+    sliders = {b.elem_id: b for b in demo.blocks.values() if isinstance(b, gr.Slider)}
+    assert set(sliders) == {f"le-slider-{a}" for a in ATTRIBUTES}
+    assert {s.label for s in sliders.values()} == {"Eye openness", "Open mouth", "Smile"}   # human labels
+    assert all(s.info and "accuracy" not in s.info for s in sliders.values())               # a hint, no metrics
     assert all((s.minimum, s.maximum, s.step) == (-3.0, 3.0, 0.1) for s in sliders.values())
     holds = [b for b in demo.blocks.values() if isinstance(b, gr.Checkbox) and b.label == "hold"]
     assert len(holds) == len(ATTRIBUTES)
     names = {d.api_name for d in demo.fns.values() if d.api_visibility == "public"}
-    assert {"load_image", "load_sample", "apply", "reset", "recipe_from_json", "load_recipe", "save_result",
+    assert {"load_image", "load_sample", "apply", "reset", "recipe_from_json", "load_recipe", "preset", "save_result",
             "save_recipe", "batch", "report"} <= names
+    # A slider move skips the queue, sends only its own control (plus photo, face, scope and the
+    # session's control values) and only its newest value is rendered.
+    moves = [d for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "move"]
+    assert len(moves) == 2 * len(ATTRIBUTES) + 4
+    assert all(d.queue is False and d.trigger_mode == "always_last" and len(d.inputs) == 5 for d in moves)
 
 
 def test_build_app_needs_boundaries(model_dir):
@@ -265,7 +290,7 @@ def test_build_app_needs_boundaries(model_dir):
 def test_guard_turns_errors_into_messages():
     import gradio as gr
 
-    from latentedit.app.build import _guard
+    from latentedit.app.handlers import guard as _guard
 
     @_guard
     def user_error():
@@ -370,3 +395,8 @@ def test_cli_app_hands_the_report_engine_to_the_app(model_dir, monkeypatch):
     monkeypatch.setattr(build, "launch", lambda editor, **kw: seen.update(kw, attributes=editor.attributes))
     assert main(["app", str(model_dir), "--port", "0"]) == 0
     assert seen["report"] is edit_report and list(seen["attributes"]) == list(ATTRIBUTES)
+    assert Path(seen["model_dir"]) == Path(model_dir) and seen["recipes_dir"] is None
+    assert seen["preview_max_side"] == cb.DISPLAY_MAX_SIDE
+    assert main(["app", str(model_dir), "--port", "0", "--preview-size", "1024", "--recipes", "mine"]) == 0
+    assert seen["preview_max_side"] == 1024 and seen["recipes_dir"] == "mine"
+    assert main(["app", str(model_dir), "--preview-size", "10"]) == 2

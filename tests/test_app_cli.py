@@ -47,8 +47,8 @@ def test_cli_serves_the_app(tmp_path):
                     pytest.fail(f"the app did not start:\n{proc.communicate(timeout=10)[0]}")
                 time.sleep(0.5)
         client = Client(url, verbose=False)
-        _, picker, status = client.predict(handle_file(str(sample_photo(tmp_path / "p.png"))), False,
-                                           api_name="/load_image")
+        _, picker, status, _, _ = client.predict(handle_file(str(sample_photo(tmp_path / "p.png"))), False,
+                                                 api_name="/load_image")
         out, recipe, status = client.predict(face=picker["value"], smile=1.0, api_name="/apply")
         assert Path(out).is_file() and status.startswith("edited in")
     finally:

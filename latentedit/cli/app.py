@@ -13,6 +13,7 @@ from ..edit import Editor, model_folder
 from ..errors import LatentEditError
 from ..eval.report import edit_report
 from ..pretrained import DEFAULT_MODEL, default_model_dir, locate
+from ..app.callbacks import DISPLAY_MAX_SIDE
 from ._checks import bounded_int
 
 #: ``--concurrency`` range.
@@ -20,12 +21,15 @@ MAX_CONCURRENCY = 64
 #: ``--max-file-size`` range in bytes (1 kB .. 10 GB).
 MIN_UPLOAD, MAX_UPLOAD = 1_000, 10_000_000_000
 _UNITS = {"": 1, "b": 1, "kb": 1_000, "mb": 1_000_000, "gb": 1_000_000_000}
+#: ``--preview-size`` range in pixels.
+MIN_PREVIEW, MAX_PREVIEW = 256, 4096
 
 
 #: ``latentedit app --help``: what the command does.
 DESCRIPTION = ("Serve the Gradio editing app: upload a photo (or pick a sample), move one slider per "
-               "learned attribute, hold attributes fixed, confine the edit to a region, decode with "
-               "another identity, batch-edit a zip, and view edit reports. There is no public share "
+               "learned attribute (grouped: eyes, brows, nose, mouth, expression, face, pose), start from "
+               "a preset or a saved recipe, hold attributes fixed, confine the edit to a region, decode "
+               "with another identity, batch-edit a zip, and view edit reports. There is no public share "
                "link; bind --host 0.0.0.0 only on a trusted network.")
 
 
@@ -43,6 +47,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-file-size", default="20mb",
                    help="upload size limit, 1kb..10gb, e.g. 20mb or 500kb (default 20mb)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--preview-size", metavar="PX", type=bounded_int(MIN_PREVIEW, MAX_PREVIEW),
+                   default=DISPLAY_MAX_SIDE,
+                   help=f"longest side of the previews a slider move sends, {MIN_PREVIEW}..{MAX_PREVIEW} px "
+                        f"(default {DISPLAY_MAX_SIDE}; larger is sharper and slower; saved results keep the "
+                        "photo's resolution)")
+    p.add_argument("--recipes", metavar="DIR", default=None,
+                   help="folder where 'Save recipe' writes and the preset list reads saved recipes "
+                        "(default: the app's temporary work folder, gone when it stops)")
 
 
 def resolve_model(model: str | None) -> Path:
@@ -119,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
           f"decoders {', '.join(editor.identities)}; serving on http://{args.host}:{args.port or '<free port>'}")
     try:
         editing_app.launch(editor, host=args.host, port=args.port or None, concurrency=args.concurrency,
-               max_file_size=args.max_file_size, report=edit_report)
+                           max_file_size=args.max_file_size, report=edit_report, model_dir=model_folder(path),
+                           recipes_dir=args.recipes, preview_max_side=args.preview_size)
     except OSError as exc:  # gradio: "Cannot find empty port in range: 7860-7860" (taken since the check)
         if "empty port" in str(exc).lower():
             raise LatentEditError(port_in_use(args.port)) from None

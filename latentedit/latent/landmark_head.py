@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .._io import atomic_path, atomic_write_json
+from .._io import atomic_path
 from ..errors import LatentEditError, ModelFormatError
 from ..formats import FileFormat
 from ..manifest import manifest_owners, record_written, verify_manifest

@@ -15,6 +15,10 @@ face (no server). ``p50_vs_direct`` = app p50 ÷ direct p50 is the cost of servi
 Without MODEL, an untrained model with the default architecture at ``--resolution`` (default 128)
 and three boundaries fitted on its codes of SynthFaces renders is built in a temp folder: latency
 does not depend on the weights' values.
+
+``--browser`` measures instead what a person feels: key press on the smile slider → the new result
+image drawn, in Chromium, at each ``--sizes`` photo size, next to the server's own time for the same
+moves (:mod:`latentedit.eval.bench.app_browser`); ``--out`` names its JSON file.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ import numpy as np
 import torch
 
 from ..._io import atomic_write_json, read_image, write_image
+from ...app.callbacks import DISPLAY_MAX_SIDE, PREVIEW_QUALITY
 from ...edit import Editor, Recipe
 from ...errors import LatentEditError
 from ...latent import BoundaryFitter
@@ -42,6 +47,7 @@ from ...models import ModelConfig, SwapAutoencoder, save_pretrained
 from ...preprocess import to_model
 from ...synth.params import ExpressionParams, IdentityParams
 from ...synth.render import render
+from .app_browser import chromium_path, measure, timed_attribute
 from .markdown import machine_info
 
 TARGET_P50_MS = 100.0
@@ -60,7 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--photo", action="store_true",
                         help="also time a photo (detect once, then edit + merge back per move)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--json", "--out", dest="json", default=None, metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--browser", action="store_true",
+                        help="measure felt latency in Chromium (Playwright): key press on the smile slider → "
+                             "the result image's load event, next to the server's own time")
+    parser.add_argument("--sizes", default="512,1024", help="--browser: photo sizes in px (default 512,1024)")
+    parser.add_argument("--image", default=None, metavar="PATH",
+                        help="--browser: a photo to resize to each size (default: a SynthFaces face on a canvas)")
 
 
 def _loopback_status(port: int) -> int:
@@ -87,7 +99,7 @@ class AppServer:
         self.url = f"http://127.0.0.1:{port}/"
         self.log = open(cwd / "app_server.log", "w+")
         # The package's own parent on the path: works from a source checkout without installing it.
-        root = str(Path(__file__).resolve().parents[2])
+        root = str(Path(__file__).resolve().parents[3])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         self.proc = subprocess.Popen([sys.executable, "-m", "latentedit.cli.main", "app", str(model_dir),
                                       "--port", str(port), "--concurrency", str(concurrency)],
@@ -163,7 +175,7 @@ def _session(url: str, image: Path, aligned: bool, attribute: str, warmup: int, 
 
     try:
         client = Client(url, verbose=False)
-        _, picker, _ = client.predict(handle_file(str(image)), aligned, api_name="/load_image")
+        picker = client.predict(handle_file(str(image)), aligned, api_name="/load_image")[1]
         face = picker["value"]
         for k in range(warmup):
             client.predict(face=face, **{attribute: _values(k)}, api_name="/apply")
@@ -243,6 +255,8 @@ def _round_trip(url: str, n: int, warmup: int) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table and optionally write JSON. Returns 0."""
+    if args.browser:
+        return run_browser(args)
     for name in ("requests", "clients", "concurrency"):
         if getattr(args, name) < 1:
             raise LatentEditError(f"--{name} must be ≥ 1")
@@ -256,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"building an untrained {args.resolution}-px model for timing …")
             model_dir = build_timing_model(tmp_path / "model", args.resolution, args.seed)
         else:
-            model_dir = Path(args.model)
+            model_dir = Path(args.model).resolve()   # the server runs in another folder
         editor = Editor.from_pretrained(model_dir)
         if not editor.attributes:
             raise LatentEditError(f"{model_dir}: no boundaries to move a slider along")
@@ -342,6 +356,85 @@ def run(args: argparse.Namespace) -> int:
             "target_p50_ms": TARGET_P50_MS,
             "notes": ["the benchmark itself keeps ~3 processes busy (app server, clients, direct baseline); on a "
                       "shared machine see machine.load_average_1min_at_start/_at_end for other load"],
+        }, overwrite=False)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def run_browser(args) -> int:
+    """``latentedit bench app --browser``: print the table and write ``--out`` JSON. Returns 0."""
+    import gradio  # the app's optional package: only its version is recorded
+
+    if args.json and Path(args.json).exists():
+        raise LatentEditError(f"{args.json} already exists; refusing to overwrite it")
+    try:
+        sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    except ValueError:
+        raise LatentEditError(f"--sizes {args.sizes!r}: expected sizes in pixels such as 512,1024") from None
+    if not sizes or any(not 64 <= s <= 4096 for s in sizes):
+        raise LatentEditError(f"--sizes {args.sizes!r}: each size must be in 64..4096 pixels")
+    if args.requests < 1:
+        raise LatentEditError("--requests must be ≥ 1")
+    source = Path(args.image) if args.image else None
+    if source is not None and not source.is_file():
+        raise LatentEditError(f"--image {source}: no such file")
+    chromium_path()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    load_at_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="latentedit-bench-browser-") as tmp:
+        tmp_path = Path(tmp)
+        if args.model is None:
+            print(f"building an untrained {args.resolution}-px model for timing …")
+            model_dir = build_timing_model(tmp_path / "model", args.resolution, args.seed)
+        else:
+            model_dir = Path(args.model).resolve()   # the server runs in another folder
+        editor = Editor.from_pretrained(model_dir, device="cpu")
+        if not editor.attributes:
+            raise LatentEditError(f"{model_dir}: no boundaries to move a slider along")
+        attribute = timed_attribute(editor.attributes)
+        resolution = editor.resolution
+        del editor
+        server = AppServer(model_dir, args.concurrency, tmp_path)
+        try:
+            print(f"Chromium: {len(sizes)} photo sizes × {args.requests} key presses on the {attribute!r} slider …")
+            rows = measure(server.url, attribute, sizes, tmp_path, args.requests, args.warmup, args.seed, source)
+        finally:
+            server.close()
+    print(f"\nkey press → result <img> load, {resolution} px model, attribute {attribute!r}")
+    head = f"{'photo px':>8} {'n':>4} {'felt p50':>9} {'felt p95':>9} {'server p50':>11} {'server p95':>11} {'overhead p50':>13}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['photo_px']:>8} {r['requests']:>4} {r['felt_p50_ms']:>9.1f} {r['felt_p95_ms']:>9.1f} "
+              f"{r['server_p50_ms']:>11.1f} {r['server_p95_ms']:>11.1f} {r['overhead_p50_ms']:>13.1f}")
+    big = max(rows, key=lambda r: r["photo_px"])
+    verdict = "meets" if big["felt_p50_ms"] <= TARGET_P50_MS else "misses"
+    headline = (f"felt p50 {big['felt_p50_ms']:.0f} ms on a {big['photo_px']}-px photo (server {big['server_p50_ms']:.0f} "
+                f"ms; {verdict} the {TARGET_P50_MS:.0f} ms target)")
+    print(headline)
+    if args.json:
+        machine = machine_info("cpu")
+        machine.update(gradio=gradio.__version__, chromium=str(chromium_path()),
+                       load_average_1min_at_start=load_at_start, load_average_1min_at_end=os.getloadavg()[0])
+        atomic_write_json(args.json, {
+            "benchmark": "app_browser",
+            "description": "felt slider latency in Chromium: keydown on the slider → load event of the new result "
+                           "<img> (page clock), with the server's own time per move (edit + preview encoding) "
+                           "from the same moves",
+            "command": "latentedit bench app --browser " + (f"{args.model} " if args.model else
+                                                            f"--resolution {args.resolution} ")
+                       + f"--sizes {','.join(map(str, sizes))} --requests {args.requests}"
+                       + (f" --image {args.image}" if args.image else "") + f" --out {args.json}",
+            "machine": machine,
+            "settings": {"model": str(args.model or f"untrained default architecture at {args.resolution} px"),
+                         "resolution": resolution, "attribute": attribute, "requests": args.requests,
+                         "warmup": args.warmup, "app_concurrency": args.concurrency,
+                         "preview_max_side": DISPLAY_MAX_SIDE, "preview_format": f"JPEG q{PREVIEW_QUALITY}",
+                         "photo": str(args.image or "a SynthFaces face on a plain canvas")},
+            "baseline": "the server's own time for the same moves (status line 'edited in N ms')",
+            "results": rows,
+            "headline": headline,
+            "target_p50_ms": TARGET_P50_MS,
         }, overwrite=False)
         print(f"wrote {args.json}")
     return 0
