@@ -37,7 +37,7 @@ from ...errors import LatentEditError
 from ...pretrained import SHIPPED_DIR
 from .markdown import REPO, cpu_machine_info, table
 from .quality_parts import clean_json
-from .realedit_real import edit_set, latency, set_items, variants_for
+from .realedit_real import edit_set, grid_variant, latency, set_items, variants_for
 from .realedit_report import latency_table, picture_grid, real_table, synth_table
 from .realedit_synth import synth_ground_truth
 
@@ -75,6 +75,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--synth-identities", type=int, default=12, help="SynthFaces people (default 12)")
     parser.add_argument("--latency-moves", type=int, default=30, metavar="N",
                         help="timed slider moves per row (default 30; 0 skips the latency part)")
+    parser.add_argument("--grid-alpha", type=float, default=2.0,
+                        help="alpha of the grid's edits (one of --alphas; default 2, else the largest)")
     parser.add_argument("--grid-faces", type=int, default=6, help="london_dev faces in the --grid picture")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: 1 on a busy machine "
                         "— load above the core count — else min(2, cores))")
@@ -131,7 +133,7 @@ def run(args) -> int:
     attr = pick_attribute(editor, args.attribute)
     variants, vnotes = variants_for(editor, args.modes, args.geometries, args.appearance)
     notes += vnotes
-    grid_alpha = max(args.alphas)
+    grid_alpha = args.grid_alpha if args.grid_alpha in args.alphas else max(args.alphas)
     results: dict[str, Any] = {"attribute": attr, "landmark_head": editor.landmark_head is not None}
     seconds: dict[str, float] = {}
 
@@ -184,7 +186,7 @@ def run(args) -> int:
     print("\n".join(text))
     print(f"\nrealedit benchmark done in {seconds['total']} s")
     if args.grid:
-        v = next((v for v in variants if v.mode == "detail"), None)
+        v = grid_variant(variants, editor)
         dlabel = f"detail {v.geometry_ran(editor)} alpha={grid_alpha:g}" if v else "detail (not run)"
         write_image(args.grid, picture_grid(grid, dlabel, f"replace alpha={grid_alpha:g}"))
         print(f"wrote {args.grid}")

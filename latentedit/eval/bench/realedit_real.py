@@ -47,6 +47,16 @@ class Variant:
         return self.geometry
 
 
+def grid_variant(variants: Sequence[Variant], editor: Editor) -> Variant | None:
+    """The detail variant the picture grid shows: what the Editor runs by default (its ``auto``
+    geometry, the largest appearance), else the first detail variant."""
+    detail = [v for v in variants if v.mode == "detail"]
+    auto = "landmarks" if editor.landmark_head is not None else "flow"
+    best = [v for v in detail if v.geometry_ran(editor) == auto]
+    pool = best or detail
+    return max(pool, key=lambda v: float(v.appearance or 0.0)) if pool else None
+
+
 def variants_for(editor: Editor, modes: Sequence[str], geometries: Sequence[str],
                  appearances: Sequence[float]) -> tuple[list[Variant], list[str]]:
     """The variants to run on ``editor``: ``all`` geometries = flow plus landmarks when there is a head.
@@ -164,7 +174,7 @@ def edit_set(editor: Editor, attribute: str, items, variants: Sequence[Variant],
     per_face: dict[str, Any] = {}
     grid: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    grid_detail = next((v for v in variants if v.mode == "detail"), None)
+    grid_detail = grid_variant(variants, editor)
     grid_replace = next((v for v in variants if v.mode == "replace"), None)
     for name, neutral_path, smiling_path in (progress(items, desc=desc) if progress else items):
         try:
