@@ -212,3 +212,32 @@ def test_footprint_holds_the_landmarks():
     import cv2
 
     assert all(cv2.pointPolygonTest(poly.reshape(-1, 1, 2), (float(x), float(y)), False) >= 0 for x, y in lm)
+
+
+def test_landmark_weights_find_the_points_an_attribute_moves():
+    from latentedit.latent.landmark_head import landmark_weights
+
+    rng = np.random.default_rng(0)
+    base = canonical_landmarks(S).astype(np.float64)
+    lms = base[None] + rng.normal(0, 0.3, (400, 68, 2))
+    smile = rng.uniform(0, 1, 400)
+    lms[:, 48, 0] -= 3 * smile
+    lms[:, 54, 0] += 3 * smile
+    w = np.asarray(landmark_weights(lms, smile))
+    assert w[48] == 1.0 and w[54] == 1.0
+    assert np.median(np.delete(w, [48, 54])) < 0.3
+    assert landmark_weights(lms[:10], smile[:10]) is None       # too few faces
+
+
+def test_point_weights_scale_the_move(editor):
+    from latentedit.edit.detail import point_weights
+
+    b = editor.boundaries["smile"]
+    assert point_weights(editor, Recipe(edits={"smile": 1.0})) is None
+    b.meta["landmark_weights"] = [0.1] * 48 + [1.0] * 20
+    try:
+        w = point_weights(editor, Recipe(edits={"smile": 1.0}))
+        assert w.shape == (68,) and w[0] == 0.1 and w[60] == 1.0
+        assert point_weights(editor, Recipe(edits={"smile": 0.0})) is None
+    finally:
+        del b.meta["landmark_weights"]

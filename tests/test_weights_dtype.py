@@ -58,8 +58,10 @@ def test_fit_landmark_head_cli_writes_a_head_the_manifest_lists(model, tmp_path,
     save_pretrained(model, tmp_path / "m")
     write_manifest(tmp_path / "m")
     synth_faceset(tmp_path / "faces", identities=2, per_identity=12, size=64, seed=0, progress=False)
-    assert main(["fit", str(tmp_path / "m"), str(tmp_path / "faces"), "--landmark-head"]) == 0
+    assert main(["fit", str(tmp_path / "m"), str(tmp_path / "faces"), "--landmark-head", "--attribute", "smile"]) == 0
     assert "landmark head: held-out error" in capsys.readouterr().out
+    smile = json.loads((tmp_path / "m" / "boundaries" / "smile.json").read_text())
+    assert len(smile["meta"]["landmark_weights"]) == 68                    # where a smile moves a face
     verify_manifest(tmp_path / "m", required=True)
     head = LandmarkHead.load(tmp_path / "m", model.model_id)
     z = np.zeros((1, model.config.latent_dim), np.float32)

@@ -58,7 +58,7 @@ def add_common_arguments(p, identity_required: bool) -> None:
                             "replace = paste the model's decoded face")
         p.add_argument("--appearance", type=bounded_float(0.0, 1.0), default=None,
                        help="detail mode: share of what the warp cannot show (teeth, shading) taken from the "
-                            "decode, 0..1 (default 1)")
+                            "decode, 0..1 (default 0: the warp alone)")
     p.add_argument("--color", choices=COLOR_MODES, default=None, help="replace mode: colour transfer (default rct)")
     p.add_argument("--blend", choices=BLEND_MODES, default=None, help="blend mode (default alpha)")
     p.add_argument("--erode", type=bounded_int(-MAX_MASK_PIXELS, MAX_MASK_PIXELS), default=None,

@@ -4,13 +4,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from ..edit.editor import load_model, model_folder
 from ..errors import LatentEditError
 from ..faceset import FaceSet
 from ..latent.boundary import check_attribute_name
 from ..latent.encode import LatentTable, encode_faceset
 from ..latent.fitter import BoundaryFitter, METHODS
-from ..latent.landmark_head import fit_landmark_head
+from ..latent.landmark_head import fit_landmark_head, landmark_weights
 from ..preprocess import rescale_landmarks
 from ..manifest import manifest_owners, verify_manifest
 from ._checks import bounded_float, bounded_int, check_output_dir, seed_arg
@@ -94,11 +96,20 @@ def run(args) -> int:
     meta = {"faceset": table.faceset, "latents": str(args.latents or ""), "n_codes": len(table),
             "attribute_source": table.attribute_sources}
     rows = []
+    faces_lm = None
+    if args.faceset is not None and all(r.landmarks is not None for r in fs.records):
+        s = int(model.config.resolution)
+        faces_lm = np.stack([rescale_landmarks(r.landmarks, r.size, s) for r in fs.records])
     for name in args.attribute:
         conds = [c for c in args.condition if c != name]
         f = fitter().fit(table.z, columns[name], hold=[held[c] for c in conds] or None)
+        extra = {}
+        if faces_lm is not None:  # where this attribute moves the face (detail mode's geometry weights)
+            w = landmark_weights(faces_lm, columns[name])
+            if w is not None:
+                extra["landmark_weights"] = w
         b = f.to_boundary(name, model_id, conditioned_on=conds,
-                          meta={**meta, "attribute_source": table.attribute_sources.get(name, "")})
+                          meta={**meta, "attribute_source": table.attribute_sources.get(name, ""), **extra})
         b.save(out, overwrite=args.overwrite)
         rows.append((name, f.method_, "binary" if f.binary_ else "continuous", f.val_accuracy_, f.val_auc_,
                      f.n_train_, f.n_val_, f.std_, ",".join(conds) or "-"))

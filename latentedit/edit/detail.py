@@ -50,9 +50,24 @@ def plan_for(face, frame: np.ndarray, size: int) -> DetailPlan:
     return plan
 
 
-def landmark_field(plan: DetailPlan, head, z: torch.Tensor, z_edit: torch.Tensor, region: str) -> np.ndarray:
-    """Backward grid field from the landmark head's predicted move (only the region's points move)."""
+def point_weights(editor, recipe: Recipe) -> np.ndarray | None:
+    """Per-landmark weights ``(68,)`` of a recipe's edits: each edited boundary's
+    ``meta.landmark_weights`` (where the attribute moves a face, see
+    :func:`latentedit.latent.landmark_head.landmark_weights`), combined by the largest; None when no
+    edited boundary has them."""
+    ws = [np.asarray(editor.boundaries[n].meta["landmark_weights"], np.float64)
+          for n, a in recipe.edits.items() if a and "landmark_weights" in editor.boundaries[n].meta]
+    ws = [w for w in ws if w.shape == (68,) and np.all(np.isfinite(w))]
+    return np.clip(np.max(ws, axis=0), 0.0, 1.0) if ws else None
+
+
+def landmark_field(plan: DetailPlan, head, z: torch.Tensor, z_edit: torch.Tensor, region: str,
+                   weights: np.ndarray | None = None) -> np.ndarray:
+    """Backward grid field from the landmark head's predicted move (only the region's points move,
+    each scaled by ``weights``)."""
     shift = head.shift(z.numpy(), z_edit.numpy()) * (plan.size / head.resolution)
+    if weights is not None:
+        shift = shift * weights[:, None]
     if region not in ("none", "face"):
         keep = np.zeros(68, bool)
         keep[region_indices(region)] = True
@@ -114,7 +129,7 @@ def detail_merge(editor, frame: np.ndarray, face, edited: np.ndarray, recipe: Re
     if use == "landmarks":
         if editor.landmark_head is None:
             raise DetailError("the model has no landmark head (fit one: latentedit fit MODEL FACESET --landmark-head)")
-        field = landmark_field(plan, editor.landmark_head, z, z_edit, recipe.region)
+        field = landmark_field(plan, editor.landmark_head, z, z_edit, recipe.region, point_weights(editor, recipe))
     else:
         field = flow_field(plan, base, edited)
     residual = None

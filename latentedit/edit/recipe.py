@@ -55,7 +55,7 @@ class MergeOptions:
     """
 
     mode: str = "detail"           # detail | replace
-    appearance: float = 1.0        # detail mode: share of the decode's unexplained change added (0 = warp only)
+    appearance: float = 0.0        # detail mode: share of the decode's unexplained change added (0 = warp only)
     color: str = "rct"             # rct | lct | mkl | idt | sot | none
     blend: str = "alpha"           # alpha | seamless
     erode: int = 0                 # pixels, negative dilates

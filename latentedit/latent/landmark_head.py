@@ -24,6 +24,7 @@ from torch import nn
 
 from .._io import atomic_path
 from ..errors import LatentEditError, ModelFormatError
+from ..faces.scores import normalise_landmarks
 from ..formats import FileFormat
 from ..manifest import manifest_owners, record_written, verify_manifest
 
@@ -146,6 +147,41 @@ class LandmarkHead:
                    n_train=int(meta.get("n_train", 0)))
 
 
+def landmark_weights(landmarks, values, floor: float = 0.1) -> list[float] | None:
+    """How much an attribute moves each of the 68 landmarks, from faces labelled with it: float ``(68,)``.
+
+    The difference of the mean roll/size-normalised landmarks between faces with much and little of the
+    attribute (above / below the median, or label 1 / 0), over each point's own spread across faces
+    (a signal-to-noise ratio), scaled so points with at least half the largest ratio get 1, clipped
+    to ``floor..1``.
+    Detail mode multiplies the landmark head's predicted move by these weights: a smile moves the mouth
+    corners and cheeks, not the jaw line, even where the smile direction in the latent also nudges
+    face shape (CelebA's smiling faces are more often women's).
+
+    Args:
+        landmarks: ``N×68×2`` landmarks; values: ``(N,)`` attribute values (NaN: unlabelled).
+
+    Returns:
+        68 floats, or None with fewer than 10 faces on either side.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    v = np.asarray(values, np.float64)
+    keep = np.isfinite(v) & np.all(np.isfinite(lm), axis=(1, 2))
+    lm, v = lm[keep], v[keep]
+    cut = 0.5 if set(np.unique(v)) <= {0.0, 1.0} else float(np.median(v))
+    hi, lo = v > cut, v <= cut
+    if hi.sum() < 10 or lo.sum() < 10:
+        return None
+    pts, _ = normalise_landmarks(lm)
+    diff = np.linalg.norm(pts[hi].mean(0) - pts[lo].mean(0), axis=-1)
+    spread = np.sqrt(((pts - pts.mean(0)) ** 2).sum(-1).mean(0))
+    snr = diff / np.maximum(spread, 1e-9)
+    top = 0.5 * float(snr.max())
+    if top <= 0:
+        return None
+    return [float(w) for w in np.clip(snr / top, floor, 1.0)]
+
+
 def fit_landmark_head(z, landmarks, model_id: str, resolution: int, hidden: int = 256, epochs: int = 300,
                       val_fraction: float = 0.1, seed: int = 0, weight_decay: float = 1e-4) -> LandmarkHead:
     """Fit a landmark head on codes and their faces' landmarks (full-batch Adam, a few seconds on CPU).
@@ -200,4 +236,4 @@ def fit_landmark_head(z, landmarks, model_id: str, resolution: int, hidden: int 
     return head
 
 
-__all__ = ["LandmarkHead", "fit_landmark_head", "HEAD_FORMAT", "HEAD_STEM"]
+__all__ = ["LandmarkHead", "fit_landmark_head", "landmark_weights", "HEAD_FORMAT", "HEAD_STEM"]
