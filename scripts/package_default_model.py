@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from latentedit.edit import Editor, Recipe  # noqa: E402
+from latentedit.eval.bench.markdown import cpu_machine_info  # noqa: E402
 from latentedit.eval.metrics import measure_faces  # noqa: E402
 from latentedit.eval.report import REAL_ORACLE_MAP, edit_report  # noqa: E402
 from latentedit.faces.identity import identity_distance  # noqa: E402
@@ -207,6 +208,31 @@ package with this script (`scripts/package_default_model.py`).
 """
 
 
+def targets_json(name: str, quality: dict, steps: int, command: str) -> dict:
+    """``docs/bench/default_model_cpu.json``: the issue's quality targets next to what this model measures."""
+    b = quality["boundaries"]
+    rows = [["reconstruction PSNR (64 px, held-out)", "≥ 21 dB", f"{quality['psnr_db_float16']:.2f} dB",
+             quality["psnr_db_float16"] >= 21],
+            ["dlib same person, decode vs input", "≥ 50 %", f"{quality['same_person']:.1%}", quality["same_person"] >= 0.5]]
+    for n, v in b.items():
+        neg, pos = v.get("success_negative"), v.get("success_positive")
+        if neg is not None and pos is not None:
+            rows.append([f"edit success −3 / +3: {n}", "≥ 90 % both", f"{neg:.0%} / {pos:.0%}", min(neg, pos) >= 0.9])
+            rows.append([f"mean leakage at ±3: {n}", "≤ 0.5 std", f"{v['mean_leakage_std']:.2f}",
+                         v["mean_leakage_std"] <= 0.5])
+        drift = v.get("gender_drift", {}).get("max_abs_delta")
+        if drift is not None:
+            rows.append([f"gender drift |ΔP(Male)| at ±3: {n}", "≤ 0.05", f"{drift:.3f}", drift <= 0.05])
+    return {"benchmark": "default_model", "description": f"the shipped real-face model {name} against issue 16's "
+            "targets (held-out identities; the probe targets are in the celeba_boundaries section)",
+            "command": command, "machine": cpu_machine_info(), "settings": {"steps": steps},
+            "tables": [{"title": f"{name}: targets", "columns": ["measure", "target", "measured", "met"],
+                        "rows": [[m, t, v, "yes" if ok else "no"] for m, t, v, ok in rows],
+                        "note": "edit success/leakage: dlib landmark oracle on held-out faces (edit report); "
+                                "gender drift: a logistic Male probe on re-encoded edits"}],
+            "results": quality}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", type=Path, required=True)
@@ -277,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "quality.json").write_text(json.dumps(quality, indent=1, default=float) + "\n")
     wall = (metrics[-1]["time"] - metrics[0]["time"]) if len(metrics) > 1 else None
     (args.out / "README.md").write_text(model_card(args.out.name, quality, steps, wall, run_cfg))
+    command = "python scripts/package_default_model.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    bench = REPO / "docs" / "bench" / "default_model_cpu.json"
+    bench.write_text(json.dumps(targets_json(args.out.name, quality, steps, command), indent=1, default=float) + "\n")
     write_manifest(args.out)
     print(f"packaged {args.out} in {time.time() - t0:.0f} s", flush=True)
     return 0
