@@ -38,6 +38,7 @@ KNOWN = {
     "edit": "slider-move latency and batch edit throughput",
     "app": "app latency through a real client",
     "merge": "merge speed per colour mode and seam quality",
+    "default_model": "the shipped real-face model against its quality targets",
     "realedit": "edits of real photos, detail vs replace mode (reach, identity, sharpness, outside change)",
 }
 #: Envelope keys (see docs/BENCHMARK_SCHEMA.md); everything else is shown as a "key: value" list.
