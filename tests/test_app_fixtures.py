@@ -19,6 +19,7 @@ def make_tiny_model(directory: Path, resolution: int = 64, n: int = 60, seed: in
     import torch
 
     from latentedit.latent import BoundaryFitter
+    from latentedit.latent.landmark_head import fit_landmark_head
     from latentedit.models import SwapAutoencoder, save_pretrained, tiny_config
     from latentedit.synth.params import ExpressionParams, IdentityParams
     from latentedit.synth.render import render
@@ -41,10 +42,13 @@ def make_tiny_model(directory: Path, resolution: int = 64, n: int = 60, seed: in
     x = torch.from_numpy(np.stack([r.image for r in renders])).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     with torch.no_grad():
         z = model.encode(x).numpy()
+    lms = np.stack([r.landmarks for r in renders])
     for attr in ATTRIBUTES:
         y = np.array([r.attributes[attr] for r in renders])
         fitter = BoundaryFitter(method="ridge", random_state=seed).fit(z, y)
         fitter.to_boundary(attr, model.model_id).save(Path(directory) / "boundaries")
+    # the landmark head detail mode moves the photo with (as `latentedit fit --landmark-head` fits it)
+    fit_landmark_head(z, lms, str(model.model_id), resolution, hidden=32, epochs=100).save(directory)
     return Path(directory)
 
 

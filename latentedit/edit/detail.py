@@ -132,6 +132,9 @@ def detail_merge(editor, frame: np.ndarray, face, edited: np.ndarray, recipe: Re
         field = landmark_field(plan, editor.landmark_head, z, z_edit, recipe.region, point_weights(editor, recipe))
     else:
         field = flow_field(plan, base, edited)
+        if recipe.region not in ("none", "face"):   # only the region moves, as with the landmark head
+            keep = cv2.resize(editor._region_mask(face, recipe.region), (GRID, GRID), interpolation=cv2.INTER_AREA)
+            field = field * keep[..., None]
     residual = None
     strength = float(recipe.merge.appearance)
     if strength > 0:
