@@ -93,7 +93,7 @@ def test_realedit_on_two_london_faces(tmp_path):
     assert res["attribute"] == "smile" and data["settings"]["modes"] == ["detail", "replace"]
     rows = {(r["mode"], r["alpha"]): r for r in res["london"]["rows"]}
     assert set(rows) == {("detail", 0.0), ("detail", 1.0), ("replace", 0.0), ("replace", 1.0)}
-    assert rows[("detail", 1.0)]["geometry"] == "flow"   # the SynthFaces model has no landmark head
+    assert rows[("detail", 1.0)]["geometry"] == "landmarks"   # synthfaces64 ships a landmark head
     assert res["london"]["counts"]["faces"] == 2
     # detail mode at alpha 0 is the photo byte for byte: nothing changes, dlib sees the same person exactly
     still = rows[("detail", 0.0)]
