@@ -106,7 +106,7 @@ def test_realedit_on_two_london_faces(tmp_path):
     assert {r["what"].split(" ")[0] for r in res["latency"]["rows"]} == {"detail", "replace", "decode"}
     assert all(r["ms_p50"] > 0 for r in res["latency"]["rows"])
     assert _finite(res) and data["machine"]["cpu_count"] >= 1
-    assert "| detail | flow |" in md.read_text()
+    assert "| detail | landmarks |" in md.read_text()
     assert Image.open(grid).size == (4 * 256, 256)
 
 
