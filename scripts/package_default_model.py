@@ -168,8 +168,8 @@ only on the project's procedural faces, is the permissively licensed option ship
 
 ## What it is for
 Editing real, roughly frontal faces in photos and videos with the app, the CLI and the API: detail mode
-warps the photo with this model's landmark head and boundaries (the decode only fills in what a warp
-cannot show); replace mode pastes its 64-px decode (blurry by construction).
+warps the photo with this model's landmark head and boundaries (with `merge.appearance` > 0 the decode
+also fills in what a warp cannot show); replace mode pastes its 64-px decode (blurry by construction).
 
 ## Training
 - Data: CelebA 10k (`../shared/data/celeba10k`, aligned 89×109 JPEG) imported at 64 px with dlib landmarks

@@ -1,6 +1,6 @@
 """Shipped models and where model names are looked up.
 
-The model folders beside this file (``synthfaces64/``, ``oracle/``) are package data: they are
+The model folders beside this file (``celeba64/``, ``synthfaces64/``, ``oracle/``) are package data: they are
 installed with the wheel, so a plain ``pip install latentedit`` finds them from any working
 directory. A source checkout also exposes them as ``pretrained/`` at the repository root.
 
@@ -21,7 +21,7 @@ from ..errors import ModelFormatError
 #: The folder holding the shipped models.
 SHIPPED_DIR = Path(__file__).resolve().parent
 #: The model the app and the CLI use when none is named.
-DEFAULT_MODEL = "synthfaces64"
+DEFAULT_MODEL = "celeba64"
 #: The SynthFaces attribute oracle used by edit reports (its code is in :mod:`latentedit.eval.oracle`).
 ORACLE = "oracle"
 #: Environment variable naming the oracle folder (overrides the shipped one).
