@@ -143,7 +143,7 @@ def test_folder_reached_through_a_symlink_and_shipped_manifests_verify(manifeste
     assert verify_manifest(link) is True
     assert Editor.from_pretrained(link).attributes == ["eye_open", "mouth_open", "smile"]
     # the repo-root `pretrained` is a symlink to the package data: the shipped folders verify through it
-    for name in ("synthfaces64", "oracle"):
+    for name in ("celeba64", "synthfaces64", "oracle"):
         assert verify_manifest(REPO / "pretrained" / name, required=True) is True
         assert verify_manifest(SHIPPED / name, required=True) is True
 
