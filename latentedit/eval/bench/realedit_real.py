@@ -49,12 +49,14 @@ class Variant:
 
 def grid_variant(variants: Sequence[Variant], editor: Editor) -> Variant | None:
     """The detail variant the picture grid shows: what the Editor runs by default (its ``auto``
-    geometry, the largest appearance), else the first detail variant."""
+    geometry, the default appearance), else the first detail variant."""
     detail = [v for v in variants if v.mode == "detail"]
     auto = "landmarks" if editor.landmark_head is not None else "flow"
     best = [v for v in detail if v.geometry_ran(editor) == auto]
     pool = best or detail
-    return max(pool, key=lambda v: float(v.appearance or 0.0)) if pool else None
+    default = MergeOptions().appearance
+    same = [v for v in pool if v.appearance is not None and float(v.appearance) == default]
+    return (same or pool)[0] if pool else None
 
 
 def variants_for(editor: Editor, modes: Sequence[str], geometries: Sequence[str],
