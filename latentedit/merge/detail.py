@@ -70,25 +70,8 @@ def tps_map(src: np.ndarray, dst: np.ndarray, points: np.ndarray, smoothing: flo
     Raises:
         DetailError: if the system is singular or the result is not finite.
     """
-    src = np.asarray(src, np.float64)
-    dst = np.asarray(dst, np.float64)
-    n = len(src)
-    scale = max(float(np.ptp(src, axis=0).max()), 1e-6)   # solve in unit coordinates: well conditioned
-    s, p = src / scale, np.asarray(points, np.float64) / scale
-    a = np.zeros((n + 3, n + 3))
-    a[:n, :n] = _tps_kernel(s, s) + smoothing * np.eye(n)
-    a[:n, n] = 1.0
-    a[:n, n + 1:] = s
-    a[n, :n] = 1.0
-    a[n + 1:, :n] = s.T
-    rhs = np.zeros((n + 3, 2))
-    rhs[:n] = (dst - src) / scale
-    try:
-        coef = np.linalg.solve(a, rhs)
-    except np.linalg.LinAlgError:
-        raise DetailError("the landmarks are degenerate (the warp's system is singular)") from None
-    disp = _tps_kernel(p, s) @ coef[:n] + coef[n] + p @ coef[n + 1:]
-    out = np.asarray(points, np.float64) + disp * scale
+    pts = np.asarray(points, np.float64)
+    out = pts + tps_operator(src, pts, smoothing) @ (np.asarray(dst, np.float64) - np.asarray(src, np.float64))
     if not np.all(np.isfinite(out)):
         raise DetailError("the warp is not finite")
     return out

@@ -253,6 +253,15 @@ def _round_trip(url: str, n: int, warmup: int) -> list[float]:
     return times
 
 
+def timed_model(args, tmp_path: Path) -> Path:
+    """``--model`` as an absolute path (the server runs in another folder), or an untrained model of
+    ``--resolution`` built in ``tmp_path`` (weights do not change the cost)."""
+    if args.model is None:
+        print(f"building an untrained {args.resolution}-px model for timing …")
+        return build_timing_model(tmp_path / "model", args.resolution, args.seed)
+    return Path(args.model).resolve()
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table and optionally write JSON. Returns 0."""
     if args.browser:
@@ -266,11 +275,7 @@ def run(args: argparse.Namespace) -> int:
     load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="latentedit-bench-app-") as tmp:
         tmp_path = Path(tmp)
-        if args.model is None:
-            print(f"building an untrained {args.resolution}-px model for timing …")
-            model_dir = build_timing_model(tmp_path / "model", args.resolution, args.seed)
-        else:
-            model_dir = Path(args.model).resolve()   # the server runs in another folder
+        model_dir = timed_model(args, tmp_path)
         editor = Editor.from_pretrained(model_dir)
         if not editor.attributes:
             raise LatentEditError(f"{model_dir}: no boundaries to move a slider along")
@@ -383,11 +388,7 @@ def run_browser(args) -> int:
     load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="latentedit-bench-browser-") as tmp:
         tmp_path = Path(tmp)
-        if args.model is None:
-            print(f"building an untrained {args.resolution}-px model for timing …")
-            model_dir = build_timing_model(tmp_path / "model", args.resolution, args.seed)
-        else:
-            model_dir = Path(args.model).resolve()   # the server runs in another folder
+        model_dir = timed_model(args, tmp_path)
         editor = Editor.from_pretrained(model_dir, device="cpu")
         if not editor.attributes:
             raise LatentEditError(f"{model_dir}: no boundaries to move a slider along")
