@@ -37,6 +37,7 @@ KNOWN = {
     "landmark_scores": "landmark attribute scores against CelebA labels (ROC AUC)",
     "edit": "slider-move latency and batch edit throughput",
     "app": "app latency through a real client",
+    "app_browser": "felt slider latency in Chromium (key press to the new image drawn)",
     "merge": "merge speed per colour mode and seam quality",
     "default_model": "the shipped real-face model against its quality targets",
     "realedit": "edits of real photos, detail vs replace mode (reach, identity, sharpness, outside change)",
