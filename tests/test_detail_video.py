@@ -16,7 +16,7 @@ from latentedit.latent.landmark_head import fit_landmark_head
 from latentedit.models import SwapAutoencoder, tiny_config
 from tests.conftest import shared_path
 
-pytest.importorskip("av", reason="video needs PyAV (pip install 'latentedit[video]')")
+pytest.importorskip("av", reason="video needs PyAV; runs once latentedit[video] (or [dev], as CI installs) is")
 
 
 def _editor() -> Editor:

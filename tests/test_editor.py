@@ -211,6 +211,11 @@ def test_real_photo_detect_align_edit_merge(editor):
     # only the face changed: every modified pixel is near the detected box
     w = x1 - x0
     assert xs.min() > x0 - 0.3 * w and xs.max() < x1 + 0.3 * w and ys.min() > y0 - 0.6 * w and ys.max() < y1 + 0.3 * w
+    # a recipe decoding as another identity is a swap: re-rendered even in detail mode and at alpha 0
+    assert editor.default_identity == "A"
+    same = editor.apply(f, Recipe())
+    swapped = editor.apply(f, Recipe(identity="B"))
+    assert np.array_equal(same.image, photo) and not np.array_equal(swapped.image, photo)
     with pytest.raises(__import__("latentedit").NoFaceError, match="blank: no face found"):
         editor.prepare_faces(np.zeros((100, 100, 3), np.uint8), source="blank")
 

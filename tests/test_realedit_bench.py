@@ -82,7 +82,7 @@ def _finite(x):
     return not isinstance(x, float) or math.isfinite(x)
 
 
-@pytest.mark.skipif(not (LONDON / "neutral").is_dir(), reason=f"{LONDON} is absent (real face pairs)")
+@pytest.mark.skipif(not (LONDON / "neutral").is_dir(), reason=f"{LONDON} is absent (real face pairs); runs wherever ../shared holds it (dev machines, CI)")
 def test_realedit_on_two_london_faces(tmp_path):
     out, md, grid = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "g.png"
     assert main(["bench", "realedit", "--model", str(MODEL), "--limit", "2", "--no-synth", "--latency-moves", "3",

@@ -96,6 +96,12 @@ def flow_field(plan: DetailPlan, base: np.ndarray, edited: np.ndarray) -> np.nda
     return (field * np.clip(1.0 - FLOW_NOISE / np.maximum(mag, 1e-9), 0.0, None)).astype(np.float32)
 
 
+def unedited_decode(editor, face, z: torch.Tensor, recipe: Recipe) -> np.ndarray:
+    """uint8 ``S×S×3`` decode of the unedited code (cached on the face by the Editor); only the flow
+    geometry and the appearance residual need it, the landmark geometry does not."""
+    return from_model(editor._base_decode([face], z[None], editor._identity_for(face, recipe)))[0]
+
+
 def detail_merge(editor, frame: np.ndarray, face, edited: np.ndarray, recipe: Recipe,
                  geometry: str = "auto") -> np.ndarray:
     """The photo ``frame`` with ``face`` edited in detail mode.
@@ -120,9 +126,6 @@ def detail_merge(editor, frame: np.ndarray, face, edited: np.ndarray, recipe: Re
     plan = plan_for(face, frame, s)
     z = face.z.detach().cpu().float()
     z_edit = editor.shift(z[None], recipe)[0].cpu()
-    ident = editor._identity_for(face, recipe)
-    base_t = editor._base_decode([face], z[None], ident)
-    base = from_model(base_t)[0]
     use = geometry
     if use == "auto":
         use = "landmarks" if editor.landmark_head is not None else "flow"
@@ -131,7 +134,7 @@ def detail_merge(editor, frame: np.ndarray, face, edited: np.ndarray, recipe: Re
             raise DetailError("the model has no landmark head (fit one: latentedit fit MODEL FACESET --landmark-head)")
         field = landmark_field(plan, editor.landmark_head, z, z_edit, recipe.region, point_weights(editor, recipe))
     else:
-        field = flow_field(plan, base, edited)
+        field = flow_field(plan, unedited_decode(editor, face, z, recipe), edited)
         if recipe.region not in ("none", "face"):   # only the region moves, as with the landmark head
             keep = cv2.resize(editor._region_mask(face, recipe.region), (GRID, GRID), interpolation=cv2.INTER_AREA)
             field = field * keep[..., None]
@@ -142,7 +145,7 @@ def detail_merge(editor, frame: np.ndarray, face, edited: np.ndarray, recipe: Re
         # only inside the edit's region, and only where the edit moves the face (a decoder's changes
         # elsewhere — eye colour, skin tone — are its reconstruction error, not the edit)
         mask = editor._region_mask(face, region) * motion_weight(field, s)
-        warped_base = plan.warp_crop(base.astype(np.float32), field)
+        warped_base = plan.warp_crop(unedited_decode(editor, face, z, recipe).astype(np.float32), field)
         residual = strength * appearance_residual(edited.astype(np.float32), warped_base, mask)
     return plan.apply(field, residual, frame=frame)
 

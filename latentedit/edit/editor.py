@@ -30,7 +30,7 @@ from ..faces import canonical_landmarks, detect_faces, refine_landmarks
 from ..framing import read_template
 from ..latent.boundary import BoundaryMismatchError, load_boundaries
 from ..media import VIDEO_EXTENSIONS as VIDEO_SUFFIXES  # noqa: F401  (the one list: latentedit.media)
-from ..merge.paste import PastePlan, warp_to_crop
+from ..merge.paste import PastePlan
 from ..models import load_model as _load, resolve_model_dir
 from ..preprocess import align, from_model, rescale_landmarks, resize, to_model, transform_points
 from ._images import _as_image, alignment_template  # noqa: F401  (alignment_template: public via latentedit.edit)
@@ -309,6 +309,10 @@ class Editor:
     def _identity_for(self, face: Face, recipe: Recipe) -> str:
         if recipe.identity is not None:
             return recipe.identity
+        return self._own_identity(face)
+
+    def _own_identity(self, face: Face) -> str:
+        """The decoder that reconstructs ``face`` (its own identity's, else the default)."""
         if face.identity is not None and face.identity in self.model.identities:
             return face.identity
         return self.default_identity
@@ -374,7 +378,9 @@ class Editor:
         """
         if self.detail_geometry not in GEOMETRIES:
             raise LatentEditError(f"detail_geometry must be one of {', '.join(GEOMETRIES)}, got {self.detail_geometry!r}")
-        if recipe.merge.mode == "detail":
+        # a decoder of another identity is a face swap: new texture, which only replace mode can show
+        swap = recipe.identity is not None and recipe.identity != self._own_identity(face)
+        if recipe.merge.mode == "detail" and not swap:
             return merge_or_fall_back(self, frame, face, edited, mask, recipe, self._paste)
         return self._paste(frame, face, edited, mask, recipe)
 
@@ -401,10 +407,8 @@ class Editor:
         (edited, mask), = self.render([face], recipe)
         if face.image is None or face.affine is None:
             return EditResult(face=edited, image=edited, source=face.source, recipe=recipe)
-        image = self.merge(face.image, face, edited, mask, recipe)
-        if recipe.merge.mode == "detail":   # the edited photo's own crop, not the decode
-            edited = warp_to_crop(image, face.affine, self.resolution)
-        return EditResult(face=edited, image=image, source=face.source, recipe=recipe)
+        return EditResult(face=edited, image=self.merge(face.image, face, edited, mask, recipe),
+                          source=face.source, recipe=recipe)
 
     def iter_edit(self, inputs, recipe: Recipe, batch_size: int = 32, aligned: bool = False,
                   progress: bool = False, num_workers: int = 0) -> Iterator[EditResult]:
@@ -443,7 +447,5 @@ class Editor:
         Raises:
             RecipeError: for an unknown identity (naming the model's decoders) or a bad recipe.
         """
-        recipe = recipe or Recipe()
-        # a new identity is new texture: a swap re-renders the face whatever the recipe's mode
-        recipe = replace(recipe, identity=identity, merge=replace(recipe.merge, mode="replace"))
-        return self.edit(inputs, recipe, **kw)
+        # merge() re-renders a face decoded as another identity whatever the recipe's mode
+        return self.edit(inputs, replace(recipe or Recipe(), identity=identity), **kw)

@@ -302,7 +302,7 @@ def test_bench_app_browser_writes_felt_and_server_latency(tmp_path):
     import subprocess
     import sys
 
-    pytest.importorskip("playwright.sync_api", reason="needs playwright from the dev extra")
+    pytest.importorskip("playwright.sync_api", reason="needs playwright; runs once latentedit[dev] (as CI installs) is")
     model = tmp_path / "tiny"
     make_tiny_model(model)
     out = tmp_path / "app_browser.json"
