@@ -35,8 +35,9 @@ STILL = 0.3
 #: Unsharp-mask gain applied to resampled pixels: Lanczos interpolation at fractional offsets loses
 #: some of a photo's finest detail (pores, JPEG grain); this gain was set so that a warped face keeps
 #: its own sharpness (variance of the Laplacian).
-#: Measured on 3 london_dev faces, Smiling at alpha 3: 0 -> sharpness 0.76-0.93, 0.15 -> 0.88-1.08,
-#: 0.3 -> 1.04-1.31 (over-sharpened); canada_dev, not used to set it, is the check in bench realedit.
+#: Set once by hand on 3 london_dev faces (Smiling at alpha 3, an early celeba model): 0 -> sharpness
+#: 0.76-0.93, 0.15 -> 0.88-1.08, 0.3 -> 1.04-1.31 (over-sharpened). The reproducible check is the
+#: sharpness column of ``latentedit bench realedit`` (canada_dev was not used to set it).
 RESAMPLE_SHARPEN = 0.15
 #: Fixed-point steps inverting the forward spline (its moves are a few pixels: 3 steps converge).
 BACKWARD_ITERATIONS = 3
